@@ -1,0 +1,1 @@
+"""The shipped default model (package data; see models/README.md)."""

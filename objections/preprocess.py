@@ -1,0 +1,740 @@
+"""The spaCy preprocessing pipeline: noise, speakers, negation, normalization.
+
+Every component is a registered spaCy factory that writes one per-token list
+on the ``Doc`` (``doc._.obj_noise``, ``doc._.obj_speaker``,
+``doc._.obj_negation``, ``doc._.obj_norm``).  Per-token values live in one list
+per document rather than in per-token extension attributes because a
+per-token ``Token._`` write costs a dictionary insertion; token-level getters
+(``token._.is_noise`` and friends) read from those lists.
+
+Nothing is deleted from the ``Doc``: noise tokens are only flagged, so that
+evidence sentences can be cited from the original text.
+
+Examples
+--------
+>>> from objections.preprocess import get_nlp
+>>> nlp = get_nlp()
+>>> doc = nlp("Budget isn't the issue. They don't see the value.")
+>>> [t.text for t in doc if t._.negation == "dismissed"]
+['Budget']
+>>> [t._.norm_term for t in nlp("We paid $45k in Q3")]
+['we', 'pay', '__money__', '', 'in', '__quarter__']
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Token
+from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+
+__all__ = ["build_nlp", "get_nlp", "COMPONENTS", "find_turns"]
+
+#: Names of our components, in pipeline order.
+COMPONENTS = (
+    "objections_linebreaks",
+    "objections_noise",
+    "objections_speakers",
+    "objections_negation",
+    "objections_normalize",
+)
+
+NEG_NONE, NEG_NEGATED, NEG_DISMISSED = 0, 1, 2
+_NEG_NAMES = {NEG_NONE: None, NEG_NEGATED: "negated", NEG_DISMISSED: "dismissed"}
+
+for _name in ("obj_noise", "obj_speaker", "obj_negation", "obj_norm"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+
+def _token_getter(attr, default, convert=None):
+    def getter(token):
+        values = getattr(token.doc._, attr)
+        if values is None:
+            return default
+        value = values[token.i]
+        return convert(value) if convert else value
+
+    return getter
+
+
+_TOKEN_EXTENSIONS = {
+    "is_noise": _token_getter("obj_noise", False),
+    "speaker": _token_getter("obj_speaker", None),
+    "negation": _token_getter("obj_negation", None, _NEG_NAMES.get),
+    "norm_term": _token_getter("obj_norm", None),
+}
+for _name, _getter in _TOKEN_EXTENSIONS.items():
+    if not Token.has_extension(_name):
+        Token.set_extension(_name, getter=_getter)
+
+
+def _char_to_token_index(doc):
+    """Return a function mapping a character offset to the token containing it."""
+    starts = [t.idx for t in doc]
+
+    def index(char):
+        return max(bisect.bisect_right(starts, char) - 1, 0)
+
+    return index
+
+
+def _mark_spans(doc, spans, values, value):
+    """Set ``values[i] = value`` for every token overlapping a char span."""
+    if not spans or not len(doc):
+        return
+    index = _char_to_token_index(doc)
+    for start, end in spans:
+        if end <= start:
+            continue
+        first, last = index(start), index(end - 1)
+        # A token that only ends inside the span (its start is before it)
+        # still counts: HTML and quotes glue onto neighbouring text.
+        for i in range(first, last + 1):
+            values[i] = value
+
+
+# --------------------------------------------------------------------------
+# Sentences: the sentencizer handles punctuation; notes also break on lines.
+
+
+@Language.factory("objections_linebreaks")
+class LineBreaks:
+    """Start a new sentence after every line break.
+
+    CRM notes, bullet lists and transcripts put one thought per line with no
+    final punctuation, so punctuation alone would glue them into one
+    "sentence" and evidence would cite the whole note.
+    """
+
+    def __init__(self, nlp: Language, name: str):
+        self.name = name
+
+    def __call__(self, doc: Doc) -> Doc:
+        after_break = False
+        for token in doc:
+            if after_break and not token.is_space:
+                token.is_sent_start = True
+                after_break = False
+            if "\n" in token.text or "\n" in token.whitespace_:
+                after_break = True
+        return doc
+
+
+# --------------------------------------------------------------------------
+# Speaker turns, shared by the noise and speakers components.
+
+_TIME = r"[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?[\])]?"
+_ROLE_WORDS_REP = {
+    "rep", "ae", "sdr", "bdr", "am", "csm", "se", "sales", "seller", "agent",
+    "account executive", "account manager", "sales rep", "host", "interviewer",
+    "q", "me", "vendor", "consultant", "sales engineer", "moderator",
+}
+_ROLE_WORDS_BUYER = {
+    "prospect", "customer", "client", "buyer", "lead", "caller", "guest", "a",
+    "them", "participant", "interviewee", "respondent", "champion", "user",
+}
+# Capitalised words that end in a colon at the start of a line in CRM notes
+# and e-mails without being a speaker.
+_FIELD_LABELS = {
+    "note", "notes", "reason", "reasons", "next steps", "next step", "subject",
+    "re", "fw", "fwd", "from", "to", "cc", "bcc", "date", "sent", "summary",
+    "update", "outcome", "status", "stage", "action items", "comment",
+    "comments", "feedback", "pros", "cons", "decision", "competitor",
+    "loss reason", "primary reason", "secondary reason", "price", "timing",
+    "closed lost", "lost reason", "result", "context", "background", "ps",
+    "p.s", "edit", "nb", "fyi", "important", "attendees", "agenda", "tl;dr",
+    "tldr", "call notes", "meeting notes", "owner", "amount", "close date",
+    "products", "product", "deal", "account", "opportunity", "objection",
+    "objections", "risk", "risks", "verdict", "recap", "why", "what",
+    "question", "answer", "details", "description", "tel", "phone", "mobile",
+    "email", "e-mail", "web", "address", "office", "fax", "title",
+}
+_TURN_RE = re.compile(
+    rf"""^[ \t]*
+    (?:{_TIME}[ \t]*[-–]?[ \t]*)?
+    (?P<name>>>|SPEAKER[ _]?\d{{1,2}}|Speaker[ _]?\d{{1,2}}
+        |[A-Za-z][\w.'’\-]*(?:[ \t][A-Z][\w.'’\-]*){{0,2}})
+    (?:[ \t]*\((?P<org>[^)\n]{{1,40}})\))?
+    (?:[ \t]*[-–]?[ \t]*(?P<time>{_TIME}))?
+    (?:[ \t]*:|(?<=>>)[ \t]|[ \t]*$)""",
+    re.MULTILINE | re.VERBOSE,
+)
+
+
+def find_turns(text: str):
+    """Find speaker turns in a transcript.
+
+    Parameters
+    ----------
+    text : str
+        The raw text.
+
+    Returns
+    -------
+    list of tuple
+        ``(label_start, label_end, speaker, org)`` for each turn, where the
+        label span covers the speaker label and any timestamps; empty when
+        the text does not look like a transcript.
+
+    Examples
+    --------
+    >>> [t[2] for t in find_turns("Rep: any blockers?\\nProspect: the budget")]
+    ['rep', 'prospect']
+    >>> find_turns("Reason: budget\\nNext steps: none")
+    []
+    """
+    turns = []
+    for m in _TURN_RE.finditer(text):
+        name = m.group("name")
+        key = re.sub(r"\s+", " ", name.strip().lower())
+        line_end = text.find("\n", m.end())
+        rest = text[m.end() : line_end if line_end != -1 else len(text)]
+        ends_with_colon = text[m.start() : m.end()].rstrip().endswith(":")
+        if key in _FIELD_LABELS:
+            continue
+        if name[0].islower() and key not in _ROLE_WORDS_REP | _ROLE_WORDS_BUYER:
+            continue
+        if not ends_with_colon and name != ">>":
+            # "Jordan Lee 14:02" on its own line is a label; a capitalised
+            # phrase alone on a line is not, unless it carries a timestamp.
+            if not m.group("time") or rest.strip():
+                continue
+        turns.append((m.start("name") - _leading_time_len(text, m), m.end(), key, m.group("org")))
+    speakers = {t[2] for t in turns}
+    known = speakers & (_ROLE_WORDS_REP | _ROLE_WORDS_BUYER)
+    if len(turns) < 2 or (len(speakers) < 2 and not known):
+        # A single "Maria:" line is more likely a salutation or a field.
+        return [] if not known or len(turns) < 1 else turns
+    return turns
+
+
+def _leading_time_len(text, m):
+    # The label span starts at the line's first non-blank character, so a
+    # leading "[00:12:31]" is part of it.
+    line = text[m.start() : m.start("name")]
+    return len(line) - (len(line) - len(line.lstrip()))
+
+
+# --------------------------------------------------------------------------
+# Noise.
+
+_NOISE_TO_END = [
+    # "On Tue, Mar 3, 2026 at 10:14 AM Dana <dana@x.com> wrote:" (may wrap)
+    r"^[ \t>]*On\b[^\n]{0,250}(?:\n[^\n]{0,120})?\bwrote:[ \t]*$",
+    r"^[ \t>]*Le\b[^\n]{0,250}a écrit ?:[ \t]*$",
+    r"^[ \t>]*Am\b[^\n]{0,250}schrieb[^\n]{0,60}:[ \t]*$",
+    r"^[ \t>]*-{2,}[ \t]*Original Message[ \t]*-{2,}",
+    # Outlook reply header: From: ... then Sent:/Date: on the next line.
+    r"^[ \t>]*From:[^\n]*\n[ \t>]*(?:Sent|Date):",
+    # Signature delimiter.
+    r"^-- ?$",
+]
+_NOISE_LINES = [
+    r"^[ \t]*>.*$",
+    r"^[ \t]*-{3,}[ \t]*Forwarded message[ \t]*-{3,}.*$",
+    r"^[ \t]*Begin forwarded message:.*$",
+    r"^[ \t]*(?:From|To|Cc|Bcc|Date|Sent|Subject)[ \t]*:.*$",
+    r"^[ \t]*(?:Sent from my|Sent via|Sent using|Get Outlook for|Sent from Mail for)\b.*$",
+    r"^[ \t]*(?:Von|Gesendet|An|Betreff|De|Envoyé|À|Objet)[ \t]*:.*$",
+]
+_MARKUP = r"</?[A-Za-z][^<>\n]{0,300}>|&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});"
+_SIGNOFF = re.compile(
+    r"^[ \t]*(?:best|thanks|thank you|thanks again|many thanks|regards|kind regards|"
+    r"best regards|warm regards|warmly|cheers|sincerely|respectfully|br|thx|"
+    r"talk soon|all the best|with thanks|mit freundlichen grüßen|cordialement|"
+    r"saludos|un saludo|atenciosamente|obrigado|merci)[ \t]*[,.!-]?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_DISCLAIMER = re.compile(
+    r"intended (?:solely )?(?:only )?(?:for|recipient)|received this (?:e-?mail|message|"
+    r"communication|transmission) in error|confidentiality notice|disclaimer:|"
+    r"privileged and(?:/or)? confidential|may contain (?:confidential|privileged)|"
+    r"unsubscribe|please consider the environment before printing|"
+    r"this (?:e-?mail|message) and any attachments",
+    re.IGNORECASE,
+)
+_AUTO = re.compile("|".join(_NOISE_TO_END), re.MULTILINE | re.IGNORECASE)
+_LINES = re.compile("|".join(_NOISE_LINES), re.MULTILINE)
+_MARKUP_RE = re.compile(_MARKUP)
+
+
+def noise_spans(text: str, signatures: bool = True, disclaimers: bool = True):
+    """Character spans of ``text`` that carry no words of the current writer.
+
+    Examples
+    --------
+    >>> t = "No budget this year.\\n\\nOn Mon, Dana <d@x.io> wrote:\\n> Our ROI"
+    >>> [t[a:b].split()[0] for a, b in noise_spans(t)]
+    ['On', '>']
+    """
+    spans = []
+    m = _AUTO.search(text)
+    cut = len(text)
+    if m:
+        cut = m.start()
+        spans.append((cut, len(text)))
+    spans.extend(m.span() for m in _LINES.finditer(text, 0, cut))
+    spans.extend(m.span() for m in _MARKUP_RE.finditer(text, 0, cut))
+    if signatures:
+        for m in _SIGNOFF.finditer(text, 0, cut):
+            # The sign-off and the short lines under it (name, title, phone)
+            # up to a blank line followed by prose.
+            end = m.end()
+            count = 0
+            for line in re.finditer(r"\n([^\n]*)", text[m.end() : cut]):
+                content = line.group(1).strip()
+                if len(content) > 90 or count >= 8:
+                    break
+                count += 1
+                end = m.end() + line.end()
+            spans.append((m.start(), end))
+    if disclaimers:
+        pos = 0
+        for para in re.split(r"(\n[ \t]*\n)", text[:cut]):
+            if _DISCLAIMER.search(para):
+                spans.append((pos, pos + len(para)))
+            pos += len(para)
+    return spans
+
+
+@Language.factory(
+    "objections_noise",
+    default_config={"signatures": True, "disclaimers": True, "speaker_labels": True},
+)
+class NoiseMarker:
+    """Flag quoted replies, signatures, disclaimers, markup and turn labels.
+
+    Parameters
+    ----------
+    signatures : bool
+        Flag sign-offs ("Best,") and the short lines beneath them.
+    disclaimers : bool
+        Flag paragraphs that read like legal footers.
+    speaker_labels : bool
+        Flag transcript speaker labels and timestamps.
+    """
+
+    def __init__(self, nlp, name, signatures, disclaimers, speaker_labels):
+        self.name = name
+        self.signatures = signatures
+        self.disclaimers = disclaimers
+        self.speaker_labels = speaker_labels
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        values = [False] * len(doc)
+        spans = noise_spans(text, self.signatures, self.disclaimers)
+        if self.speaker_labels:
+            spans.extend((start, end) for start, end, _, _ in find_turns(text))
+        _mark_spans(doc, spans, values, True)
+        doc._.obj_noise = values
+        return doc
+
+
+# --------------------------------------------------------------------------
+# Speakers.
+
+_REP_CUES = re.compile(
+    r"\b(?:our (?:platform|product|solution|tool|pricing|roadmap|customers|"
+    r"integration|team can|offering|engineers|support)|we offer|we (?:can|could) "
+    r"(?:do|offer|help|give|discount|include|waive)|happy to|let me (?:show|send|"
+    r"walk)|i(?:'ll| will) send|(?:a |any )?discount|does that make sense|"
+    r"what if we|i (?:can|could) (?:get|offer|send|loop)|thanks for (?:taking|your "
+    r"time|joining)|from our side|would it help|how are you (?:handling|doing)|"
+    r"what are you using|tell me (?:more|about)|walk you through|our demo|"
+    r"can i ask|do you (?:have|use|need))\b",
+    re.IGNORECASE,
+)
+_BUYER_CUES = re.compile(
+    r"\b(?:we use|we(?:'re| are) using|our (?:budget|cfo|ceo|cio|cto|board|staff|"
+    r"reps|it|security|legal|procurement|finance|team|current|leadership|"
+    r"clinicians|drivers|stores|plants|students|teachers)|we(?:'ve| have)? "
+    r"decided|we(?:'ll| will) pass|going to pass|we need|we can't|we cannot|"
+    r"for us|not for us|we went with|we(?:'re| are) going with|my boss|my team|"
+    r"our side|we'd need|we would need|we don't|we didn't|we already have|"
+    r"we've got|i don't see|i'm not sure|we're not)\b",
+    re.IGNORECASE,
+)
+
+
+@Language.factory("objections_speakers", default_config={"infer_roles": True})
+class SpeakerTagger:
+    """Tag each token with the role of whoever said it: buyer or rep.
+
+    Role words ("Rep:", "Prospect:", "Q:", "A:") decide directly.  Named or
+    numbered speakers ("SPEAKER_01", "Maria (Acme)") get a role from what
+    they say: sellers talk about "our platform" and offer discounts, buyers
+    talk about "our budget" and what "we need".  A speaker shown with a
+    company in brackets is taken as the buyer when that is the only hint.
+    Text outside any turn has no role (``None``).
+
+    Parameters
+    ----------
+    infer_roles : bool
+        Guess roles for named speakers; when False they stay ``None``.
+    """
+
+    def __init__(self, nlp, name, infer_roles):
+        self.name = name
+        self.infer_roles = infer_roles
+
+    def roles(self, text, turns):
+        """Map each speaker key to "buyer", "rep" or None."""
+        roles = {}
+        unknown = []
+        for _, _, speaker, _ in turns:
+            if speaker in roles or speaker in unknown:
+                continue
+            if speaker in _ROLE_WORDS_REP:
+                roles[speaker] = "rep"
+            elif speaker in _ROLE_WORDS_BUYER:
+                roles[speaker] = "buyer"
+            else:
+                unknown.append(speaker)
+        if not unknown or not self.infer_roles:
+            return roles
+        score = dict.fromkeys(unknown, 0.0)
+        has_org = {s: False for s in unknown}
+        bounds = [t[1] for t in turns][1:] + [len(text)]
+        for (start, end, speaker, org), stop in zip(turns, bounds):
+            if speaker not in score:
+                continue
+            said = text[end:stop]
+            score[speaker] += len(_BUYER_CUES.findall(said)) - len(_REP_CUES.findall(said))
+            has_org[speaker] = has_org[speaker] or bool(org)
+        if sum(has_org.values()) == 1:
+            for s in unknown:
+                score[s] += 0.5 if has_org[s] else -0.5
+        taken = [r for r in roles.values()]
+        if "rep" in taken and "buyer" not in taken:
+            # One side is known; everyone unknown is on the other side.
+            return {**roles, **dict.fromkeys(unknown, "buyer")}
+        if "buyer" in taken and "rep" not in taken:
+            return {**roles, **dict.fromkeys(unknown, "rep")}
+        ranked = sorted(unknown, key=lambda s: score[s])
+        if len(ranked) == 1:
+            roles[ranked[0]] = "buyer" if score[ranked[0]] > 0 else "rep" if score[ranked[0]] < 0 else None
+            return roles
+        if score[ranked[0]] == score[ranked[-1]]:
+            return {**roles, **dict.fromkeys(unknown)}
+        # The most seller-sounding speaker is the rep; the rest are buyers
+        # (calls often have several people on the buying side).
+        roles[ranked[0]] = "rep"
+        for s in ranked[1:]:
+            roles[s] = "buyer"
+        return roles
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        values = [None] * len(doc)
+        turns = find_turns(text)
+        if turns:
+            roles = self.roles(text, turns)
+            bounds = [t[0] for t in turns][1:] + [len(text)]
+            spans_by_role = {}
+            for (start, end, speaker, _), stop in zip(turns, bounds):
+                spans_by_role.setdefault(roles.get(speaker), []).append((start, stop))
+            for role, spans in spans_by_role.items():
+                if role is not None:
+                    _mark_spans(doc, spans, values, role)
+        doc._.obj_speaker = values
+        return doc
+
+
+# --------------------------------------------------------------------------
+# Negation.
+
+_NEG_CUES = {
+    "not", "n't", "nt", "no", "never", "neither", "nor", "without", "none",
+    "nothing", "nobody", "cannot", "lack", "lacks", "lacking", "missing",
+}
+_SCOPE_BREAK = {
+    ",", ";", ":", ".", "!", "?", "(", ")", "-", "--", "—", "–", "/", "but",
+    "however", "although", "though", "yet", "because", "since", "so", "and",
+    "while", "whereas", "instead", "rather", "which", "that's", "just", "bc",
+    "b/c", "cause", "cuz", "as",
+}
+_ISSUE_NOUNS = (
+    r"issue|issues|problem|problems|concern|concerns|blocker|blockers|factor|"
+    r"reason|deal[- ]?breaker|obstacle|hold[- ]?up|sticking point|worry|driver|"
+    r"decider|deciding factor|dealbreaker|question|thing|point|hurdle|objection"
+)
+# "X isn't the issue", "X wasn't really a concern", "X is not what's holding
+# us back", "X had nothing to do with it": X is named only to be set aside.
+_DISMISS_BACKWARD = re.compile(
+    r"\b(?:is|was|are|were|'s|'re|s|isn't|wasn't|aren't|weren't|isnt|wasnt|"
+    r"arent|werent)?\s*(?:not|n't|never|no longer|hardly)\s+"
+    r"(?:really\s+|actually\s+|even\s+|at all\s+|ever\s+)?"
+    rf"(?:(?:the|a|an|our|my|their|much of an?|any|really an?|what)\s+)?(?:\w+\s+)?(?:{_ISSUE_NOUNS})\b"
+    r"|\b(?:is|was|are|were|'s|'re|isn't|wasn't|aren't|weren't|isnt|wasnt)\s*"
+    r"(?:not|n't)?\s*(?:what(?:'s| is| was)?\s+(?:holding|held|stopping|stopped|"
+    r"blocking|blocked|driving|drove|killed|killing)|why\b|the reason\b)"
+    r"|\b(?:had|has|have)\s+nothing to do with\b"
+    r"|\b(?:is|was|were|are)\s+(?:fine|ok|okay|great|solid|good|not a problem|"
+    r"no problem|a non-?issue|a nonissue|covered|sorted|handled)\b",
+    re.IGNORECASE,
+)
+# "no issues with X", "not worried about X", "no concerns on X": X is set
+# aside by what comes before it.
+_DISMISS_FORWARD = re.compile(
+    rf"\b(?:no|zero|not any|never had any|without any|don't have any|didn't have any)\s+"
+    rf"(?:real\s+|major\s+|big\s+)?(?:{_ISSUE_NOUNS}|complaints?)\s+"
+    r"(?:with|about|on|around|re|regarding|over)\b"
+    r"|\b(?:not|n't|never)\s+(?:really\s+)?(?:worried|concerned|bothered|fussed)\s+"
+    r"(?:about|with|by)\b",
+    re.IGNORECASE,
+)
+
+
+@Language.factory("objections_negation", default_config={"window": 6})
+class NegationMarker:
+    """Mark tokens in the scope of a negation cue.
+
+    Two kinds of scope are told apart, because they mean opposite things for
+    an objection:
+
+    * ``"negated"``: the thing is absent or refused ("no SSO", "doesn't
+      integrate with NetSuite"); the scope runs forward from the cue up to
+      ``window`` tokens or a clause break.
+    * ``"dismissed"``: the thing is named only to be ruled out ("budget
+      isn't the issue", "no concerns about security"); the scope is the
+      clause before the dismissal, or the words after "no concerns about".
+
+    Parameters
+    ----------
+    window : int
+        Maximum number of tokens a forward negation reaches.
+    """
+
+    def __init__(self, nlp, name, window):
+        self.name = name
+        self.window = window
+
+    def __call__(self, doc: Doc) -> Doc:
+        n = len(doc)
+        values = [NEG_NONE] * n
+        if not n:
+            doc._.obj_negation = values
+            return doc
+        text = doc.text
+        index = _char_to_token_index(doc)
+        lowers = [t.lower_ for t in doc]
+        sent_start = [t.is_sent_start for t in doc]
+        consumed = [False] * n  # cue tokens already explained by a dismissal
+        for m in _DISMISS_BACKWARD.finditer(text):
+            first, last = index(m.start()), index(m.end() - 1)
+            for i in range(first, last + 1):
+                consumed[i] = True
+            i = first - 1
+            while i >= 0 and lowers[i] not in _SCOPE_BREAK and not doc[i].is_space:
+                values[i] = NEG_DISMISSED
+                if sent_start[i]:
+                    break
+                i -= 1
+        for m in _DISMISS_FORWARD.finditer(text):
+            first, last = index(m.start()), index(m.end() - 1)
+            for i in range(first, last + 1):
+                consumed[i] = True
+            i, reach = last + 1, 0
+            while i < n and reach < self.window and lowers[i] not in _SCOPE_BREAK:
+                if sent_start[i] or doc[i].is_space:
+                    break
+                values[i] = NEG_DISMISSED
+                i += 1
+                reach += 1
+        for c in range(n):
+            if lowers[c] not in _NEG_CUES or consumed[c]:
+                continue
+            i, reach = c + 1, 0
+            while i < n and reach < self.window:
+                if sent_start[i] or lowers[i] in _SCOPE_BREAK or doc[i].is_space:
+                    break
+                if lowers[i] in _NEG_CUES:
+                    i += 1
+                    continue
+                if values[i] == NEG_NONE:
+                    values[i] = NEG_NEGATED
+                i += 1
+                reach += 1
+        doc._.obj_negation = values
+        return doc
+
+
+# --------------------------------------------------------------------------
+# Normalization.
+
+_NUMBER = r"\d+(?:[.,]\d+)*"
+_PLACEHOLDER_PATTERNS = [
+    ("url", r"\b(?:https?://|www\.)\S+"),
+    ("email", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+    ("phone", r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{3,4}[ .-]\d{3,4}(?:[ .-]\d{2,4})?(?![\w.%])"),
+    (
+        "money",
+        rf"(?:[$€£¥₹]|\b(?:usd|eur|gbp|cad|aud|inr|chf)\s?)\s?{_NUMBER}(?:\s?(?:[kmb]|mm|bn|million|billion|thousand|grand)\b)?"
+        rf"|\b{_NUMBER}\s?(?:[kmb]|mm|bn)?\s?(?:usd|eur|gbp|dollars|bucks|euros|pounds)\b"
+        rf"|\b{_NUMBER}\s?(?:k|mm|bn)\b(?!\w)"
+        rf"|\b{_NUMBER}\s?(?:million|billion|grand)\b",
+    ),
+    ("percent", rf"\b{_NUMBER}\s?(?:%|percent\b|pct\b|pts?\b)"),
+    (
+        "quarter",
+        r"\b(?:q[1-4]|h[12]|fy\s?'?\d{2,4}|cy\s?'?\d{2,4})(?:\s?['’]?\d{2,4})?\b|\b(?:eoq|eoy|boq|qoq|yoy)\b",
+    ),
+    (
+        "date",
+        r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b|\b(?:19|20)\d{2}\b"
+        r"|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|jun(?:e)?|jul(?:y)?|aug(?:ust)?"
+        r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s\d{1,2}(?:st|nd|rd|th)?\b"
+        r"|\b\d{1,2}(?:st|nd|rd|th)?\s(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?"
+        r"|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b",
+    ),
+    ("number", rf"\b{_NUMBER}(?:st|nd|rd|th|x)?\b"),
+]
+_PLACEHOLDER_RE = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDER_PATTERNS),
+    re.IGNORECASE,
+)
+
+
+@Language.factory("objections_normalize", default_config={"placeholders": True})
+class Normalizer:
+    """Give every token the term the classifier sees.
+
+    Money, percentages, quarters, dates, other numbers, URLs, e-mail
+    addresses and phone numbers become placeholders (``__money__``...);
+    a placeholder spanning several tokens ("$ 45 k") is given to the first
+    and the rest get ``""``, as do punctuation and whitespace.  Other tokens
+    get their lower-cased lookup lemma.
+
+    Parameters
+    ----------
+    placeholders : bool
+        Replace the entities above by placeholders; when False their
+        lemmas are kept.
+    """
+
+    def __init__(self, nlp, name, placeholders):
+        self.name = name
+        self.placeholders = placeholders
+
+    def __call__(self, doc: Doc) -> Doc:
+        values = []
+        for t in doc:
+            if t.is_punct or t.is_space:
+                values.append("")
+            else:
+                lemma = t.lemma_
+                values.append((lemma or t.text).lower())
+        if self.placeholders and len(doc):
+            index = _char_to_token_index(doc)
+            for m in _PLACEHOLDER_RE.finditer(doc.text):
+                first, last = index(m.start()), index(m.end() - 1)
+                values[first] = f"__{m.lastgroup}__"
+                for i in range(first + 1, last + 1):
+                    values[i] = ""
+        doc._.obj_norm = values
+        return doc
+
+
+# --------------------------------------------------------------------------
+# Building the Language.
+
+
+def _split_markup(nlp):
+    """Teach the tokenizer that HTML tags and entities are tokens of their own."""
+    markup = [r"</?[A-Za-z][^<>\s]{0,20}(?:\s[^<>]{0,200})?>", r"&(?:[A-Za-z]{2,8}|#\d{2,5});"]
+    nlp.tokenizer.prefix_search = compile_prefix_regex(markup + list(nlp.Defaults.prefixes)).search
+    nlp.tokenizer.suffix_search = compile_suffix_regex(markup + list(nlp.Defaults.suffixes)).search
+    nlp.tokenizer.infix_finditer = compile_infix_regex(markup + list(nlp.Defaults.infixes)).finditer
+
+
+def build_nlp(spacy_model: str | None = None, disable: tuple = ()) -> Language:
+    """Build the preprocessing ``Language``.
+
+    Parameters
+    ----------
+    spacy_model : str or None
+        ``None`` for ``spacy.blank("en")`` with lookup lemmas, or the name of
+        an installed spaCy pipeline package or a path to a saved pipeline;
+        our components are added to it.
+    disable : tuple of str
+        Our components to leave out (for ablations), e.g.
+        ``("objections_negation",)``.  A disabled component still runs as a
+        no-op so that downstream code sees the same attributes.
+
+    Returns
+    -------
+    spacy.language.Language
+    """
+    if spacy_model in (None, "", "blank:en"):
+        nlp = spacy.blank("en")
+        _split_markup(nlp)
+    else:
+        try:
+            nlp = spacy.load(spacy_model, exclude=["ner", "textcat", "textcat_multilabel"])
+        except OSError as exc:
+            from .errors import ObjectionsError
+
+            raise ObjectionsError(
+                f"Cannot load the spaCy pipeline {spacy_model!r}: it is neither an "
+                "installed package nor a saved pipeline directory. Install it with pip "
+                "or leave out --spacy-model to use the built-in blank English pipeline."
+            ) from exc
+    if "senter" not in nlp.pipe_names and "parser" not in nlp.pipe_names:
+        nlp.add_pipe("sentencizer", first=True)
+    nlp.add_pipe("objections_linebreaks")
+    nlp.add_pipe("objections_noise")
+    nlp.add_pipe("objections_speakers")
+    nlp.add_pipe("objections_negation")
+    if "lemmatizer" not in nlp.pipe_names:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        # Loads the English lookup table from spacy-lookups-data: a local
+        # package, no download.
+        nlp.get_pipe("lemmatizer").initialize()
+    nlp.add_pipe("objections_normalize")
+    for name in disable:
+        if name not in COMPONENTS:
+            raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
+        nlp.replace_pipe(name, "objections_null", config={"attr": _DISABLED_ATTR[name]})
+    return nlp
+
+
+_DISABLED_ATTR = {
+    "objections_linebreaks": "",
+    "objections_noise": "obj_noise",
+    "objections_speakers": "obj_speaker",
+    "objections_negation": "obj_negation",
+    "objections_normalize": "obj_norm_lower",
+}
+
+
+@Language.factory("objections_null", default_config={"attr": ""})
+class NullComponent:
+    """Stand-in for a disabled component: writes neutral values."""
+
+    def __init__(self, nlp, name, attr):
+        self.name = name
+        self.attr = attr
+
+    def __call__(self, doc):
+        n = len(doc)
+        if self.attr == "obj_noise":
+            doc._.obj_noise = [False] * n
+        elif self.attr == "obj_speaker":
+            doc._.obj_speaker = [None] * n
+        elif self.attr == "obj_negation":
+            doc._.obj_negation = [NEG_NONE] * n
+        elif self.attr == "obj_norm_lower":
+            doc._.obj_norm = ["" if t.is_punct or t.is_space else t.lower_ for t in doc]
+        return doc
+
+
+@lru_cache(maxsize=8)
+def get_nlp(spacy_model: str | None = None, disable: tuple = ()) -> Language:
+    """Return the process-wide ``Language`` for these settings (built once)."""
+    return build_nlp(spacy_model, tuple(disable))

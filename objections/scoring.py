@@ -1,0 +1,220 @@
+"""Batch scoring of tables: streaming, in order, optionally across processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .classifier import note_flag
+from .io import TableWriter, check_output_path, iter_chunks, resolve_text_column
+from .labels import LABELS
+
+__all__ = ["RESULT_COLUMNS", "score_frame", "score_file", "ScoreStats"]
+
+#: Columns ``score`` adds to every row, in this order.
+RESULT_COLUMNS = ["primary", "labels"] + [f"score_{label}" for label in LABELS] + ["evidence", "note"]
+
+
+def score_texts(clf, texts):
+    """Result columns for a sequence of texts, as a dict of lists."""
+    texts = list(texts)
+    flags = [note_flag(t) for t in texts]
+    results = clf.tag_notes(clf.process(texts)) if texts else []
+    columns = {name: [] for name in RESULT_COLUMNS}
+    for result, flag in zip(results, flags):
+        columns["primary"].append(result["primary"])
+        columns["labels"].append(";".join(result["labels"]))
+        for label in LABELS:
+            columns[f"score_{label}"].append(round(result["scores"][label], 4))
+        columns["evidence"].append(result["evidence"])
+        columns["note"].append(flag)
+    return columns
+
+
+def score_frame(clf, frame, text_col="text"):
+    """Score a DataFrame: its columns, unchanged and in order, plus the results.
+
+    Existing columns named like a result column are replaced in place
+    (so a scored file can be scored again with another model).
+
+    Examples
+    --------
+    >>> import objections, pandas as pd
+    >>> df = pd.DataFrame({"id": ["a1"], "text": ["Lost: budget frozen after the merger"]})
+    >>> score_frame(objections.load(), df)[["id", "primary"]].values.tolist()
+    [['a1', 'market']]
+    """
+    resolve_text_column(frame.columns, text_col, "the table")
+    columns = score_texts(clf, frame[text_col].tolist())
+    out = frame.copy()
+    for name in RESULT_COLUMNS:
+        out[name] = columns[name]
+    return out
+
+
+# -- worker processes ---------------------------------------------------------
+
+_WORKER_CLF = None
+
+
+def _init_worker(clf):
+    global _WORKER_CLF
+    _WORKER_CLF = clf
+    # Build the spaCy pipeline now, not inside the first task.
+    clf.process(["warm up"])
+
+
+def _score_in_worker(texts):
+    return score_texts(_WORKER_CLF, texts)
+
+
+@dataclass
+class ScoreStats:
+    """What a scoring run did."""
+
+    rows: int = 0
+    empty: int = 0
+    truncated: int = 0
+    duplicate_ids: int = 0
+    bad_lines: int = 0
+    seconds: float = 0.0
+    labels: dict = field(default_factory=dict)
+
+
+def _id_hashes(values):
+    return pd.util.hash_array(np.asarray(values, dtype=object).astype(str))
+
+
+def score_file(
+    clf,
+    input,
+    output="-",
+    *,
+    text_col="text",
+    id_col=None,
+    jobs=1,
+    batch_size=256,
+    chunksize=2000,
+    encoding="utf-8",
+    on_bad_lines="error",
+    in_format=None,
+    out_format=None,
+    progress=None,
+):
+    """Score a table file and write the scored table.
+
+    Reads ``input`` in chunks, scores each (across ``jobs`` processes) and
+    appends it to ``output`` in input order.  The output appears under its
+    name only when complete.
+
+    Parameters
+    ----------
+    clf : ObjectionClassifier
+    input, output : str or Path
+        Files (format from the extension) or ``"-"`` for CSV on
+        stdin/stdout.
+    text_col : str
+        Column holding the notes.
+    id_col : str, optional
+        Column of ids: checked to exist, duplicates counted.
+    jobs : int
+        Processes for the spaCy work; 1 scores in this process, ``-1`` or
+        ``None`` uses every core.
+    batch_size : int
+        Texts per ``nlp.pipe`` batch.
+    chunksize : int
+        Rows read, scored and written at a time.
+    progress : callable, optional
+        Called as ``progress(rows_done, stats_dict)`` after each chunk.
+
+    Returns
+    -------
+    ScoreStats
+    """
+    check_output_path(output, [input])
+    if jobs is None or jobs < 1:
+        jobs = os.cpu_count() or 1
+    clf.batch_size = batch_size
+    stats = ScoreStats()
+    read_stats = {}
+    started = time.perf_counter()
+    id_hashes = []
+    label_counts = dict.fromkeys(LABELS, 0)
+    chunks = iter_chunks(input, in_format, chunksize, encoding, on_bad_lines, read_stats)
+
+    def checked(chunks):
+        for chunk in chunks:
+            resolve_text_column(chunk.columns, text_col, input)
+            if id_col is not None:
+                resolve_text_column(chunk.columns, id_col, input, "id")
+                id_hashes.append(_id_hashes(chunk[id_col].tolist()))
+            yield chunk
+
+    def account(chunk, columns, writer):
+        out = chunk.copy()
+        for name in RESULT_COLUMNS:
+            out[name] = columns[name]
+        writer.write(out)
+        stats.rows += len(out)
+        notes = columns["note"]
+        stats.empty += notes.count("empty")
+        stats.truncated += notes.count("truncated")
+        for p in columns["primary"]:
+            label_counts[p] += 1
+        if progress is not None:
+            progress(stats.rows, read_stats)
+
+    with TableWriter(output, out_format) as writer:
+        first = None
+        source = checked(chunks)
+        try:
+            first = next(source)
+        except StopIteration:
+            pass
+        if first is None:
+            # Empty input: an empty output with only the result header when
+            # the input had none either.
+            writer.write(pd.DataFrame(columns=RESULT_COLUMNS))
+        elif jobs == 1:
+            account(first, score_texts(clf, first[text_col].tolist()), writer)
+            for chunk in source:
+                account(chunk, score_texts(clf, chunk[text_col].tolist()), writer)
+        else:
+            _score_parallel(clf, first, source, text_col, jobs, account, writer)
+    stats.bad_lines = read_stats.get("bad_lines", 0)
+    stats.seconds = time.perf_counter() - started
+    stats.labels = label_counts
+    if id_hashes:
+        hashes = np.concatenate(id_hashes)
+        stats.duplicate_ids = int(len(hashes) - len(np.unique(hashes)))
+    return stats
+
+
+def _score_parallel(clf, first, source, text_col, jobs, account, writer):
+    pending = deque()
+    executor = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(clf,))
+    try:
+        chunk = first
+        while chunk is not None or pending:
+            # Keep every worker busy with one queued chunk to spare, but no
+            # more: memory stays flat however long the file is.
+            while chunk is not None and len(pending) < 2 * jobs:
+                pending.append((chunk, executor.submit(_score_in_worker, chunk[text_col].tolist())))
+                chunk = next(source, None)
+            done_chunk, future = pending.popleft()
+            account(done_chunk, future.result(), writer)
+    except BaseException:
+        for _, future in pending:
+            future.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(executor, "_processes", {}).values()):
+            proc.terminate()
+        raise
+    executor.shutdown(wait=True)
+
