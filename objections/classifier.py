@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,34 @@ def _as_text(value):
     if not isinstance(value, str):
         value = str(value)
     return value
+
+
+#: Longest run of non-space characters read as it is.  spaCy's tokenizer
+#: takes time quadratic in a run's length (100,000 emoji take hours), so
+#: longer runs (pasted logs, base64, rows of dashes) get a space every
+#: MAX_RUN characters.  No word or URL in real notes comes near it.
+MAX_RUN = 300
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN}}}(?=\S)")
+
+
+def _readable(value):
+    """The part of a value that is read: at most MAX_CHARS, long runs broken."""
+    text = _as_text(value)[:MAX_CHARS]
+    return _LONG_RUN.sub(r"\g<0> ", text) if len(text) > MAX_RUN else text
+
+
+#: Strings a pipeline keeps for good.  spaCy remembers every new word it
+#: sees; past this many, the words new to a call are forgotten when it
+#: returns (a spaCy memory zone), so memory stays flat however many ids,
+#: names and typos a long file holds, while common words stay cached.
+VOCAB_LIMIT = 100_000
+
+
+def _bounded_vocab(nlp):
+    if len(nlp.vocab.strings) < VOCAB_LIMIT or nlp.vocab.in_memory_zone:
+        return contextlib.nullcontext()
+    # Safe: the NoteFeatures made inside hold Python strings, no Doc.
+    return nlp.memory_zone()
 
 
 def note_flag(text):
@@ -63,14 +93,19 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         Minimum number of training notes a feature must occur in.
     char_ngrams : tuple of int or None, default=(2, 5)
         Character n-gram range, or None for none.
-    char_weight : float, default=1.0
+    char_weight : float, default=0.35
         Weight of the character n-gram block.
-    C : float, default=4.0
+    C : float, default=8.0
         Inverse regularisation of the logistic regressions.
     cv : int, default=5
         Folds for calibration and threshold tuning.
     batch_size : int, default=256
         Texts per ``nlp.pipe`` batch.
+    lexicon : dict or None, default=None
+        A team's vocabulary, ``{"competitors": [...], "products": [...],
+        "abbreviations": {short: expansion}}`` (see
+        :mod:`objections.lexicon`): rewritten before tokenizing, stored with
+        the model and applied whenever it scores.
 
     Attributes
     ----------
@@ -99,10 +134,11 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         bigrams=True,
         min_df=2,
         char_ngrams=(2, 5),
-        char_weight=1.0,
-        C=4.0,
+        char_weight=0.35,
+        C=8.0,
         cv=5,
         batch_size=256,
+        lexicon=None,
     ):
         self.spacy_model = spacy_model
         self.disable = disable
@@ -114,6 +150,11 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
         self.cv = cv
         self.batch_size = batch_size
+        self.lexicon = lexicon
+
+    #: Models saved before the ``lexicon`` parameter existed load without
+    #: the attribute; they have no lexicon.
+    lexicon = None
 
     # -- preprocessing ---------------------------------------------------
 
@@ -130,12 +171,23 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         -------
         list of NoteFeatures
         """
-        nlp = get_nlp(self.spacy_model, tuple(self.disable))
-        texts = (_as_text(t)[:MAX_CHARS] for t in X)
-        return [
-            doc_to_features(doc, rep_weight=self.rep_weight, bigrams=self.bigrams)
-            for doc in nlp.pipe(texts, batch_size=self.batch_size)
-        ]
+        texts = (_readable(t) for t in X)
+        if not self.lexicon:
+            nlp = get_nlp(self.spacy_model, tuple(self.disable))
+            with _bounded_vocab(nlp):
+                return [
+                    doc_to_features(doc, rep_weight=self.rep_weight, bigrams=self.bigrams)
+                    for doc in nlp.pipe(texts, batch_size=self.batch_size)
+                ]
+        from .lexicon import Lexicon
+
+        lexicon = Lexicon.from_dict(self.lexicon)
+        nlp = get_nlp(self.spacy_model, tuple(self.disable), lexicon)
+        with _bounded_vocab(nlp):
+            return [
+                lexicon.restore(doc_to_features(doc, rep_weight=self.rep_weight, bigrams=self.bigrams), doc)
+                for doc in nlp.pipe(texts, batch_size=self.batch_size)
+            ]
 
     def _check_texts(self, X):
         if isinstance(X, str):
@@ -198,6 +250,15 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         for j, col in enumerate(self._columns_):
             if col >= 0:
                 scores[:, j] = raw[:, col]
+        # Nothing written, nothing objected to: an empty note is "none" with
+        # certainty, whatever the model makes of an all-zero feature vector.
+        empty = np.array([not note.text.strip() for note in notes], dtype=bool)
+        if empty.any():
+            none_col = self._columns_[LABELS.index(NONE)]
+            scores[empty] = 0.0
+            scores[empty, LABELS.index(NONE)] = 1.0
+            primary = np.where(empty, none_col, primary)
+            passing = passing & ~empty[:, None]
         return matrix, scores, primary, passing
 
     def predict_proba(self, X):
@@ -256,7 +317,7 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         evidence = self._evidence(notes, [model_classes[p] for p in primary])
         results = []
         order = {label: j for j, label in enumerate(LABELS)}
-        for i, note in enumerate(notes):
+        for i in range(len(notes)):
             p = model_classes[primary[i]]
             labels = [p]
             if p != NONE:
@@ -293,7 +354,7 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
                 owners.append(i)
         if not rows:
             return out
-        contrib = self.vectorizer_.transform_terms(rows) @ self._word_coefs()
+        contrib = self.vectorizer_.transform_terms(rows, normalize=False) @ self._word_coefs()
         best = {}
         col_of = {label: j for j, label in enumerate(self.model_.classes_)}
         k = 0

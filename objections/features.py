@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
+from array import array
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -87,7 +90,13 @@ def doc_to_features(doc, rep_weight=0.5, bigrams=True, negation=True):
         first_char = last_char = None
         for i in range(sent.start, sent.end):
             norm = norms[i]
-            if noise[i] or not norm:
+            if noise[i]:
+                continue
+            if not norm:
+                # Punctuation after the first word still belongs to the
+                # sentence a user reads as evidence ("...froze spend.").
+                if first_char is not None and not doc[i].is_space:
+                    last_char = doc[i].idx + len(doc[i].text)
                 continue
             w = rep_weight if speakers[i] == "rep" else 1.0
             term = _PREFIX.get(negs[i], "") + norm if negation else norm
@@ -125,8 +134,6 @@ class NoteVectorizer(TransformerMixin, BaseEstimator):
     words_ : DictVectorizer
     word_tfidf_ : TfidfTransformer
     chars_ : TfidfVectorizer or None
-    feature_names_ : ndarray of str
-        Word features first, then character n-grams prefixed ``char:``.
     n_word_features_ : int
     """
 
@@ -135,6 +142,16 @@ class NoteVectorizer(TransformerMixin, BaseEstimator):
         self.char_ngrams = char_ngrams
         self.char_weight = char_weight
         self.max_char_features = max_char_features
+
+    def _new_char_vectorizer(self):
+        return TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=tuple(self.char_ngrams),
+            min_df=self.min_df,
+            sublinear_tf=True,
+            max_features=self.max_char_features,
+            dtype=np.float32,
+        )
 
     def fit(self, X, y=None):
         """Learn vocabularies and IDF weights from a list of NoteFeatures."""
@@ -157,14 +174,7 @@ class NoteVectorizer(TransformerMixin, BaseEstimator):
         blocks = [W]
         self.chars_ = None
         if self.char_ngrams:
-            self.chars_ = TfidfVectorizer(
-                analyzer="char_wb",
-                ngram_range=tuple(self.char_ngrams),
-                min_df=self.min_df,
-                sublinear_tf=True,
-                max_features=self.max_char_features,
-                dtype=np.float32,
-            )
+            self.chars_ = self._new_char_vectorizer()
             clean = [note.clean for note in X]
             try:
                 blocks.append(self.chars_.fit_transform(clean) * self.char_weight)
@@ -175,21 +185,173 @@ class NoteVectorizer(TransformerMixin, BaseEstimator):
                 # Every note empty or too rare: no character block.
                 self.chars_ = None
         self.n_word_features_ = W.shape[1]
+        return sp.hstack(blocks, format="csr")
+
+    @property
+    def feature_names_(self):
+        """Word features first, then character n-grams prefixed ``char:``."""
+        check_is_fitted(self, "words_")
         names = list(self.words_.feature_names_)
         if self.chars_ is not None:
             names += ["char:" + c for c in self.chars_.get_feature_names_out()]
-        self.feature_names_ = np.asarray(names, dtype=object)
-        return sp.hstack(blocks, format="csr")
+        return np.asarray(names, dtype=object)
+
+    # A fitted vectorizer holds two vocabularies of ~10^5 entries.  Stored as
+    # dictionaries they become one JSON node per entry in a skops file (tens
+    # of MB, seconds to load); stored as two string arrays and IDF vectors
+    # they are a few MB and load in a fraction of a second.
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in ("words_", "word_tfidf_", "chars_")}
+        if "words_" in self.__dict__:
+            state["word_names_"] = np.asarray(self.words_.feature_names_, dtype=str)
+            state["word_idf_"] = self.word_tfidf_.idf_
+            if self.chars_ is not None:
+                state["char_names_"] = np.asarray(self.chars_.get_feature_names_out(), dtype=str)
+                state["char_idf_"] = self.chars_.idf_
+            else:
+                state["char_names_"] = None
+                state["char_idf_"] = None
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        words = state.pop("word_names_", None)
+        word_idf = state.pop("word_idf_", None)
+        chars = state.pop("char_names_", None)
+        char_idf = state.pop("char_idf_", None)
+        self.__dict__.update(state)
+        if words is None:
+            return
+        names = [str(w) for w in words]
+        self.words_ = DictVectorizer(dtype=np.float32)
+        self.words_.feature_names_ = names
+        self.words_.vocabulary_ = {name: i for i, name in enumerate(names)}
+        self.word_tfidf_ = TfidfTransformer(sublinear_tf=True)
+        self.word_tfidf_.idf_ = np.asarray(word_idf, dtype=np.float64)
+        self.word_tfidf_.n_features_in_ = len(names)
+        self.chars_ = None
+        if chars is not None:
+            self.chars_ = self._new_char_vectorizer()
+            self.chars_.vocabulary_ = {str(c): i for i, c in enumerate(chars)}
+            self.chars_.idf_ = np.asarray(char_idf, dtype=np.float64)
 
     def transform(self, X):
         """Vectorize a list of NoteFeatures."""
         check_is_fitted(self, "words_")
-        blocks = [self.word_tfidf_.transform(self.words_.transform([note.terms() for note in X]))]
+        blocks = [self.transform_terms([note.terms() for note in X])]
         if self.chars_ is not None:
-            blocks.append(self.chars_.transform([note.clean for note in X]) * self.char_weight)
+            blocks.append(_char_tfidf(self.chars_, [note.clean for note in X]) * self.char_weight)
         return sp.hstack(blocks, format="csr")
 
-    def transform_terms(self, terms_list):
-        """Vectorize bare term dictionaries (word block only), e.g. one sentence."""
+    def transform_terms(self, terms_list, normalize=True):
+        """Vectorize bare term dictionaries (word block only), e.g. one sentence.
+
+        With ``normalize=False`` rows are sublinear TF x IDF without length
+        normalisation, so a sentence's total grows with the evidence in it
+        rather than favouring two-word fragments.
+        """
         check_is_fitted(self, "words_")
-        return self.word_tfidf_.transform(self.words_.transform(terms_list))
+        counts = _term_counts(self.words_, terms_list)
+        if normalize:
+            return self.word_tfidf_.transform(counts)
+        counts = counts.tocsr(copy=True)
+        counts.data = (1.0 + np.log(counts.data)) * self.word_tfidf_.idf_[counts.indices]
+        return counts
+
+
+# Scoring spends much of its time turning notes into counts.  scikit-learn's
+# DictVectorizer and CountVectorizer check and look up every item in Python;
+# the two functions below build the same count matrices (same values, same
+# sorted CSR layout, so the TF-IDF weights are bit-for-bit identical) with
+# less work per item.
+
+
+def _term_counts(words, dicts):
+    """``words.transform(dicts)`` for dicts of numeric weights."""
+    if not dicts:
+        return words.transform(dicts)  # the same error for no rows
+    vocabulary = words.vocabulary_
+    get = vocabulary.get
+    indices, values, indptr = [], [], [0]
+    for terms in dicts:
+        for term, weight in terms.items():
+            j = get(term)
+            if j is not None:
+                indices.append(j)
+                values.append(weight)
+        indptr.append(len(indices))
+    counts = sp.csr_matrix(
+        (np.asarray(values, dtype=words.dtype), np.asarray(indices, dtype=np.intc), indptr),
+        shape=(len(dicts), len(vocabulary)),
+    )
+    counts.sort_indices()
+    return counts
+
+
+# char_wb n-grams never cross a word boundary, so a note's n-grams are the
+# union of its words' n-grams: each distinct word is analysed once per
+# fitted vectorizer.  The cache is dropped when it grows past this many
+# words, so memory stays flat on long inputs.
+_WORD_COLUMNS = weakref.WeakKeyDictionary()
+_WORD_COLUMNS_MAX = 50_000
+
+
+def _word_columns(word, vocabulary, min_n, max_n):
+    """Vocabulary columns of the char_wb n-grams of one word, repeats kept."""
+    # The n-grams exactly as TfidfVectorizer._char_wb_ngrams makes them.
+    padded = " " + word + " "
+    length = len(padded)
+    columns = array("i")
+    for n in range(min_n, max_n + 1):
+        offset = 0
+        j = vocabulary.get(padded[0:n])
+        if j is not None:
+            columns.append(j)
+        while offset + n < length:
+            offset += 1
+            j = vocabulary.get(padded[offset : offset + n])
+            if j is not None:
+                columns.append(j)
+        if offset == 0:  # a word shorter than n counts once
+            break
+    return columns
+
+
+def _char_tfidf(chars, texts):
+    """``chars.transform(texts)`` for a fitted char_wb TfidfVectorizer."""
+    if not (
+        texts
+        and chars.analyzer == "char_wb"
+        and chars.input == "content"
+        and chars.lowercase
+        and chars.preprocessor is None
+        and chars.strip_accents is None
+        and not chars.binary
+    ):
+        return chars.transform(texts)
+    check_is_fitted(chars, "vocabulary_")
+    vocabulary = chars.vocabulary_
+    cache = _WORD_COLUMNS.get(chars)
+    if cache is None or len(cache) > _WORD_COLUMNS_MAX:
+        cache = _WORD_COLUMNS[chars] = {}
+    min_n, max_n = chars.ngram_range
+    columns = array("i")
+    lengths = []
+    for text in texts:
+        start = len(columns)
+        for word in text.lower().split():
+            hit = cache.get(word)
+            if hit is None:
+                hit = cache[word] = _word_columns(word, vocabulary, min_n, max_n)
+            columns += hit
+        lengths.append(len(columns) - start)
+    n_rows, n_cols = len(texts), len(vocabulary)
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    columns = np.frombuffer(columns, dtype=np.intc).astype(np.int64)
+    keys, counts = np.unique(rows * n_cols + columns, return_counts=True)
+    indptr = np.searchsorted(keys // n_cols, np.arange(n_rows + 1))
+    matrix = sp.csr_matrix(
+        (counts.astype(chars.dtype), (keys % n_cols).astype(np.intc), indptr.astype(np.intc)),
+        shape=(n_rows, n_cols),
+    )
+    return chars._tfidf.transform(matrix, copy=False)

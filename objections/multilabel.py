@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
 __all__ = ["ThresholdedOneVsRest", "split_targets"]
 
@@ -48,28 +48,24 @@ def _f1(pred, true):
     return 0.0 if denom == 0 else 2.0 * tp / denom
 
 
-def _macro_f1(primary_pred, primary_true, n_classes):
-    scores = [
-        _f1(primary_pred == k, primary_true == k)
-        for k in range(n_classes)
-        if np.any(primary_true == k) or np.any(primary_pred == k)
-    ]
-    return float(np.mean(scores)) if scores else 0.0
-
-
 class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
-    """One calibrated logistic regression per label, with per-label thresholds.
+    """A primary-label classifier plus one calibrated presence model per label.
 
-    For each label a logistic regression learns "is this label present"
-    (as primary or secondary).  Its scores are calibrated by Platt scaling
-    fitted on out-of-fold decision values, so a score of 0.8 means the label
-    is present about 80% of the time.  The same out-of-fold scores choose one
-    threshold per label, maximising the macro-F1 of the primary label.
+    Two questions are answered separately, because they are different
+    questions:
 
-    A text's labels are every label whose score reaches its threshold; its
-    primary label is the highest-scoring of those.  When no label passes,
-    the primary label is ``empty_label`` if it is set (e.g. ``"none"``),
-    otherwise the highest-scoring label.
+    * *Which label decides?*  A multinomial logistic regression over the
+      primary labels, its probabilities calibrated by temperature scaling
+      on out-of-fold predictions.  Its argmax is the primary label.
+    * *Which labels are present at all?*  One logistic regression per
+      label learns "is this label present" (as primary or secondary); its
+      scores are calibrated by Platt scaling on out-of-fold decision values,
+      so a score of 0.8 means the label is present about 80% of the time.
+      Out-of-fold scores also choose one threshold per label (best F1).
+
+    A text's labels are its primary label followed by every other label
+    whose presence score reaches its threshold.  When the primary label is
+    ``empty_label`` (e.g. ``"none"``) it stands alone.
 
     Parameters
     ----------
@@ -95,11 +91,16 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         The labels, in the order of the score columns.
     estimators_ : list of LogisticRegression
-        One per label, fitted on all the data.
+        Presence model per label, fitted on all the data.
+    primary_estimator_ : LogisticRegression
+        The primary-label model, fitted on all the data.
+    primary_temperature_ : float
+        Temperature that calibrates the primary model's probabilities.
     calibration_ : ndarray of shape (n_classes, 2)
         Platt slope and intercept per label.
     thresholds_ : ndarray of shape (n_classes,)
-        Score a label must reach to be predicted.
+        Presence score a label other than the primary must reach to be
+        listed.
     oof_scores_ : ndarray of shape (n_samples, n_classes)
         Calibrated out-of-fold scores on the training data.
     n_features_in_ : int
@@ -134,13 +135,20 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _targets(self, y):
-        if not isinstance(y, (list, tuple)) and hasattr(y, "ndim") and y.ndim == 2:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if not isinstance(y, (list, tuple)):
+            # Arrays, Series and other array-likes are checked like any
+            # scikit-learn target (finite, not empty) before being split.
+            y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if not isinstance(y, (list, tuple)) and y.ndim == 2:
             raise ValueError(
                 "y must be a 1d vector of labels (use ';'-separated strings for several "
                 "labels), not a 2d indicator matrix"
             )
         lists = split_targets(y)
-        primary = np.asarray([labels[0] for labels in lists], dtype=object)
+        # No dtype=object: type_of_target calls an object array of numbers "unknown".
+        primary = np.asarray([labels[0] for labels in lists])
         check_classification_targets(primary)
         classes = sorted({label for labels in lists for label in labels}, key=str)
         if self.empty_label is not None and self.empty_label not in classes:
@@ -186,11 +194,18 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
             for label in labels:
                 Y[i, index[label]] = True
         primary_idx = np.array([index[p] for p in primary])
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        if sw is not None and len({p for p, w in zip(primary, sw) if w > 0}) < 2:
+            raise ValueError(
+                "Training needs at least two classes with positive sample weight; the rows of "
+                "every class but one weigh zero"
+            )
 
         decision = np.zeros((n, k))
         counts = np.bincount(primary_idx, minlength=k)
         n_splits = int(min(self.cv, counts[counts > 0].min())) if self.cv else 0
+        logits = np.zeros((n, k))
+        present = np.flatnonzero(counts > 0)
         if n_splits >= 2:
             folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
             for train, test in folds.split(np.zeros(n), primary_idx):
@@ -198,19 +213,64 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
                     decision[test, j] = self._fit_one(X[train], Y[train, j], sw, train).decision_function(
                         X[test]
                     )
+                logits[test] = self._primary_logits(
+                    self._fit_primary(X[train], primary_idx[train], sw, train), X[test], k
+                )
         self.estimators_ = [self._fit_one(X, Y[:, j], sw, None) for j in range(k)]
+        self.primary_estimator_ = self._fit_primary(X, primary_idx, sw, None)
         if n_splits < 2:
             # Too few examples per class for out-of-fold scores: fall back
             # to in-sample scores (overconfident, documented in the card).
             decision = np.column_stack([est.decision_function(X) for est in self.estimators_])
+            logits = self._primary_logits(self.primary_estimator_, X, k)
         self.calibration_ = np.array(
             [self._platt(decision[:, j], Y[:, j]) for j in range(k)], dtype=float
         )
+        self.primary_temperature_ = self._temperature(logits[:, present], primary_idx, present)
         self.oof_scores_ = self._calibrate(decision)
+        self.oof_primary_ = _softmax(logits / self.primary_temperature_, present)
         self.thresholds_ = np.full(k, 0.5)
         if self.tune_thresholds:
-            self.thresholds_ = self._tune(self.oof_scores_, Y, primary_idx)
+            self.thresholds_ = self._tune(self.oof_scores_, Y, self.oof_primary_.argmax(axis=1))
         return self
+
+    def _fit_primary(self, X, primary_idx, sw, rows):
+        weights = None if sw is None else (sw if rows is None else sw[rows])
+        if len(np.unique(primary_idx)) < 2:
+            return _ConstantModel(float(primary_idx[0]))
+        lr = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
+        return lr.fit(X, primary_idx, sample_weight=weights)
+
+    @staticmethod
+    def _primary_logits(model, X, k):
+        """Log-odds over all k classes; classes the model never saw get -inf."""
+        out = np.full((X.shape[0], k), -np.inf)
+        if isinstance(model, _ConstantModel):
+            out[:, int(model.value)] = 0.0
+            return out
+        raw = model.decision_function(X)
+        if raw.ndim == 1:  # binary: one column of log-odds for classes_[1]
+            raw = np.column_stack([np.zeros_like(raw), raw])
+        out[:, model.classes_.astype(int)] = raw
+        return out
+
+    @staticmethod
+    def _temperature(logits, primary_idx, present):
+        """Temperature minimising the log loss of out-of-fold primary predictions."""
+        from scipy.optimize import minimize_scalar
+
+        target = np.searchsorted(present, primary_idx)
+        finite = np.where(np.isfinite(logits), logits, -1e9)
+
+        def nll(t):
+            z = finite / t
+            z = z - z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            return -logp[np.arange(len(target)), target].mean()
+
+        if len(target) < 2:
+            return 1.0
+        return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
     def _fit_one(self, X, target, sw, rows):
         if target.all() or not target.any():
@@ -237,50 +297,28 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
             return None
         return int(np.flatnonzero(self.classes_ == self.empty_label)[0])
 
-    def _decide(self, scores, thresholds):
-        """Primary index and pass mask for each row of scores."""
-        passing = scores >= thresholds
-        empty = self._empty_index()
-        candidates = passing.copy()
-        if empty is not None:
-            candidates[:, empty] = False
-        masked = np.where(candidates, scores, -np.inf)
-        primary = masked.argmax(axis=1)
-        nobody = ~candidates.any(axis=1)
-        if empty is not None:
-            # "none" also wins when it passes and outscores every objection.
-            best = np.where(candidates, scores, -np.inf).max(axis=1)
-            none_wins = passing[:, empty] & (scores[:, empty] > best)
-            primary = np.where(nobody | none_wins, empty, primary)
-        else:
-            primary = np.where(nobody, scores.argmax(axis=1), primary)
-        return primary, candidates & ~((primary == empty)[:, None] if empty is not None else False)
+    def _decide(self, primary, scores, thresholds):
+        """Label mask per row: the primary label and every other label that passes.
 
-    def _tune(self, scores, Y, primary_idx):
+        A row whose primary label is ``empty_label`` has no labels in the mask.
+        """
+        passing = scores >= thresholds
+        passing[np.arange(len(primary)), primary] = True
+        empty = self._empty_index()
+        if empty is not None:
+            passing[:, empty] = False
+            passing[primary == empty] = False
+        return passing
+
+    def _tune(self, scores, Y, primary):
+        """Per-label threshold with the best out-of-fold F1 of "label listed"."""
         k = scores.shape[1]
         grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
-        empty = self._empty_index()
         thresholds = np.full(k, 0.5)
         for j in range(k):
-            if j == empty:
-                continue
-            f1s = [_f1(scores[:, j] >= t, Y[:, j]) for t in grid]
+            forced = primary == j
+            f1s = [_f1(forced | (scores[:, j] >= t), Y[:, j]) for t in grid]
             thresholds[j] = grid[int(np.argmax(f1s))]
-        if empty is not None:
-            thresholds[empty] = 1.01  # off unless it helps
-        best = _macro_f1(self._decide(scores, thresholds)[0], primary_idx, k)
-        empty_grid = np.concatenate([grid, [1.01]])
-        for _ in range(2):
-            improved = False
-            for j in range(k):
-                for t in empty_grid if j == empty else grid:
-                    trial = thresholds.copy()
-                    trial[j] = t
-                    value = _macro_f1(self._decide(scores, trial)[0], primary_idx, k)
-                    if value > best + 1e-9:
-                        best, thresholds, improved = value, trial, True
-            if not improved:
-                break
         return thresholds
 
     def decision_function(self, X):
@@ -292,25 +330,52 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Calibrated probability that each label is present.
 
-        Labels are not exclusive, so a row need not sum to one.
+        Labels are not exclusive, so a row need not sum to one.  The column
+        of ``empty_label`` is the calibrated probability that it is the
+        primary label, i.e. that no other label applies.
         """
-        return self._calibrate(self.decision_function(X))
+        scores = self._calibrate(self.decision_function(X))
+        empty = self._empty_index()
+        if empty is not None:
+            scores[:, empty] = self.predict_primary_proba(X)[:, empty]
+        return scores
+
+    def predict_primary_proba(self, X):
+        """Calibrated probability of each label being the primary one (rows sum to 1)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        k = len(self.classes_)
+        logits = self._primary_logits(self.primary_estimator_, X, k)
+        present = np.flatnonzero(np.isfinite(logits[0])) if len(logits) else np.arange(k)
+        return _softmax(logits / self.primary_temperature_, present)
 
     def predict_labels(self, X):
-        """Primary label index and the boolean label matrix for each row."""
+        """Presence scores, primary label index and label mask per row (see ``_decide``)."""
         scores = self.predict_proba(X)
-        primary, passing = self._decide(scores, self.thresholds_)
-        return scores, primary, passing
+        primary = self.predict_primary_proba(X).argmax(axis=1)
+        return scores, primary, self._decide(primary, scores, self.thresholds_)
 
     def predict(self, X):
         """The primary label of each row."""
-        _, primary, _ = self.predict_labels(X)
-        return self.classes_[primary]
+        check_is_fitted(self)
+        return self.classes_[self.predict_primary_proba(X).argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _softmax(logits, present):
+    """Row-wise softmax over the columns in ``present``; other columns get 0."""
+    out = np.zeros_like(logits, dtype=float)
+    if not len(logits):
+        return out
+    z = logits[:, present]
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out[:, present] = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 class _ConstantModel:

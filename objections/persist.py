@@ -21,11 +21,13 @@ import os
 import platform
 import shutil
 import tempfile
+import zipfile
 from importlib import metadata as _md
 from importlib import resources
 from pathlib import Path
 
 from .errors import ModelError
+from .preprocess import PIPELINE_VERSION
 
 __all__ = ["save", "load", "read_metadata", "default_model_path", "TRUSTED_TYPES", "FORMAT_VERSION"]
 
@@ -115,14 +117,19 @@ def save(clf, path, *, training=None, metrics=None, extra=None):
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    # mkdtemp makes the folder private; a model is shared like any other file.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     try:
-        sio.dump(clf, tmp / MODEL_FILE)
+        sio.dump(clf, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
         meta = {
             "format_version": FORMAT_VERSION,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "labels": list(clf.classes_),
             "thresholds": clf.thresholds_,
             "spacy_pipeline": clf.spacy_model or "blank:en",
+            "pipeline_version": PIPELINE_VERSION,
             "disabled_components": list(clf.disable),
             "params": {k: _jsonable(v) for k, v in clf.get_params().items()},
             "versions": versions(),
@@ -175,7 +182,11 @@ def default_model_path():
     promoted = promoted_model()
     if promoted:
         return promoted
-    return Path(str(resources.files("objections.default_model")))
+    try:
+        return Path(str(resources.files("objections.default_model")))
+    except ModuleNotFoundError:
+        # Running from a source checkout: the model is models/default.
+        return Path(__file__).resolve().parents[1] / "models" / "default"
 
 
 def read_metadata(path):
@@ -200,7 +211,7 @@ def read_metadata(path):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"{meta_path} is not valid JSON ({exc}); the model is damaged") from exc
-    if not isinstance(meta, dict) or "versions" not in meta or "sha256" not in meta:
+    if not isinstance(meta, dict) or not isinstance(meta.get("versions"), dict) or "sha256" not in meta:
         raise ModelError(f"{meta_path} lacks versions or checksum; the model is damaged")
     return meta
 
@@ -216,6 +227,12 @@ def check_compatible(meta, path):
         raise ModelError(
             f"The model at {path} has format version {meta.get('format_version')}, this "
             f"objections reads version {FORMAT_VERSION}. Retrain it with `objections train`."
+        )
+    if meta.get("pipeline_version") != PIPELINE_VERSION:
+        raise ModelError(
+            f"The model at {path} was made with preprocessing version {meta.get('pipeline_version')}; "
+            f"this objections uses version {PIPELINE_VERSION}, so its features would not match. "
+            "Retrain it with `objections train DATA -o MODEL`."
         )
     made = meta["versions"]
     here = versions()
@@ -258,7 +275,11 @@ def load(path=None):
     if path.is_file():
         path = path.parent
     model_file = path / MODEL_FILE
-    if _sha256(model_file) != meta["sha256"]:
+    try:
+        digest = _sha256(model_file)
+    except OSError as exc:
+        raise ModelError(f"{model_file} cannot be read ({exc.strerror})") from exc
+    if digest != meta["sha256"]:
         raise ModelError(
             f"{model_file} does not match the checksum in its metadata: it was altered or "
             "truncated after saving. Use the original file or retrain."
@@ -267,12 +288,12 @@ def load(path=None):
     try:
         untrusted = sio.get_untrusted_types(file=model_file)
     except Exception as exc:  # skops raises several types for damaged zips
-        raise ModelError(f"{model_file} cannot be read as a skops file: {exc}") from exc
+        raise ModelError(f"{model_file} is damaged or not a model file (as a skops file: {exc})") from exc
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
         raise ModelError(
             f"{model_file} contains types that objections does not trust: "
-            f"{', '.join(unexpected)}. It was not made by objections; refusing to load it."
+            f"{', '.join(unexpected)}; it was not made by objections and is refused, since loading it could run code"
         )
     try:
         clf = sio.load(model_file, trusted=TRUSTED_TYPES)

@@ -28,11 +28,18 @@ import re
 from functools import lru_cache
 
 import spacy
+from spacy.attrs import IS_SPACE, LOWER, SENT_START
 from spacy.language import Language
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
 
-__all__ = ["build_nlp", "get_nlp", "COMPONENTS", "find_turns"]
+__all__ = ["build_nlp", "get_nlp", "COMPONENTS", "PIPELINE_VERSION", "find_turns"]
+
+#: Version of what the pipeline and feature extraction produce.  A model's
+#: features depend on it, so a model made under another version is refused
+#: at load time.  Raise it whenever a component's output changes.
+PIPELINE_VERSION = 1
 
 #: Names of our components, in pipeline order.
 COMPONENTS = (
@@ -73,9 +80,48 @@ for _name, _getter in _TOKEN_EXTENSIONS.items():
         Token.set_extension(_name, getter=_getter)
 
 
+# Several components need the Doc's text, token offsets and speaker turns;
+# spaCy rebuilds ``doc.text`` token by token on every access.  They are
+# computed once per Doc and kept in its user_data while our components run;
+# the normalizer (last) removes them, so finished Docs carry nothing extra.
+# The entry names the Doc and its length, so an entry copied onto another
+# Doc (``Span.as_doc(copy_user_data=True)``) is never trusted.
+_CACHE_KEY = "objections_cache"
+
+
+def _doc_cache(doc):
+    cache = doc.user_data.get(_CACHE_KEY)
+    if cache is None or cache["doc"] != id(doc) or cache["n"] != len(doc):
+        cache = doc.user_data[_CACHE_KEY] = {"doc": id(doc), "n": len(doc)}
+    return cache
+
+
+def _doc_text(doc):
+    """``doc.text``, computed once per Doc."""
+    cache = _doc_cache(doc)
+    if "text" not in cache:
+        cache["text"] = doc.text
+    return cache["text"]
+
+
+def _doc_turns(doc):
+    """``find_turns(doc.text)``, computed once per Doc."""
+    cache = _doc_cache(doc)
+    if "turns" not in cache:
+        cache["turns"] = find_turns(_doc_text(doc))
+    return cache["turns"]
+
+
+def _drop_doc_cache(doc):
+    doc.user_data.pop(_CACHE_KEY, None)
+
+
 def _char_to_token_index(doc):
     """Return a function mapping a character offset to the token containing it."""
-    starts = [t.idx for t in doc]
+    cache = _doc_cache(doc)
+    if "starts" not in cache:
+        cache["starts"] = [t.idx for t in doc]
+    starts = cache["starts"]
 
     def index(char):
         return max(bisect.bisect_right(starts, char) - 1, 0)
@@ -115,13 +161,24 @@ class LineBreaks:
         self.name = name
 
     def __call__(self, doc: Doc) -> Doc:
-        after_break = False
-        for token in doc:
-            if after_break and not token.is_space:
-                token.is_sent_start = True
-                after_break = False
-            if "\n" in token.text or "\n" in token.whitespace_:
-                after_break = True
+        # The first non-space token after any token whose text or trailing
+        # whitespace holds a line break starts a sentence.  Only tokens at
+        # line breaks are visited: most notes have few.
+        text = _doc_text(doc)
+        pos = text.find("\n")
+        if pos == -1:
+            return doc
+        index = _char_to_token_index(doc)
+        starts = _doc_cache(doc)["starts"]
+        n = len(doc)
+        while pos != -1:
+            i = index(pos)
+            j = i + 1
+            while j < n and doc[j].is_space:
+                j += 1
+            if j < n:
+                doc[j].is_sent_start = True
+            pos = text.find("\n", starts[i + 1]) if i + 1 < n else -1
         return doc
 
 
@@ -153,7 +210,20 @@ _FIELD_LABELS = {
     "objections", "risk", "risks", "verdict", "recap", "why", "what",
     "question", "answer", "details", "description", "tel", "phone", "mobile",
     "email", "e-mail", "web", "address", "office", "fax", "title",
+    "confidentiality notice", "disclaimer", "notice", "t", "m", "p", "e", "w",
+    "o", "f", "ph", "cell", "direct", "main", "ext", "linkedin", "website",
 }
+
+
+def _chevron_transcript(text):
+    """True when most lines start with ">>": a transcript, not a quoted reply.
+
+    Some call recorders export turns as ">> words"; an e-mail whose every
+    line is quoted carries nothing of the writer, so it is never that.
+    """
+    lines = [line.lstrip() for line in text.splitlines() if line.strip()]
+    chevrons = sum(line.startswith(">>") for line in lines)
+    return chevrons >= 2 and chevrons >= 0.6 * len(lines)
 _TURN_RE = re.compile(
     rf"""^[ \t]*
     (?:{_TIME}[ \t]*[-–]?[ \t]*)?
@@ -189,8 +259,11 @@ def find_turns(text: str):
     []
     """
     turns = []
+    chevrons = _chevron_transcript(text)
     for m in _TURN_RE.finditer(text):
         name = m.group("name")
+        if name == ">>" and not chevrons:
+            continue
         key = re.sub(r"\s+", " ", name.strip().lower())
         line_end = text.find("\n", m.end())
         rest = text[m.end() : line_end if line_end != -1 else len(text)]
@@ -270,7 +343,7 @@ def noise_spans(text: str, signatures: bool = True, disclaimers: bool = True):
     --------
     >>> t = "No budget this year.\\n\\nOn Mon, Dana <d@x.io> wrote:\\n> Our ROI"
     >>> [t[a:b].split()[0] for a, b in noise_spans(t)]
-    ['On', '>']
+    ['On']
     """
     spans = []
     m = _AUTO.search(text)
@@ -278,7 +351,11 @@ def noise_spans(text: str, signatures: bool = True, disclaimers: bool = True):
     if m:
         cut = m.start()
         spans.append((cut, len(text)))
-    spans.extend(m.span() for m in _LINES.finditer(text, 0, cut))
+    if _chevron_transcript(text[:cut]):
+        # ">>" marks turns here, not quoted lines.
+        spans.extend(m.span() for m in _LINES.finditer(text, 0, cut) if not text[m.start() : m.end()].lstrip().startswith(">"))
+    else:
+        spans.extend(m.span() for m in _LINES.finditer(text, 0, cut))
     spans.extend(m.span() for m in _MARKUP_RE.finditer(text, 0, cut))
     if signatures:
         for m in _SIGNOFF.finditer(text, 0, cut):
@@ -326,11 +403,11 @@ class NoiseMarker:
         self.speaker_labels = speaker_labels
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = _doc_text(doc)
         values = [False] * len(doc)
         spans = noise_spans(text, self.signatures, self.disclaimers)
         if self.speaker_labels:
-            spans.extend((start, end) for start, end, _, _ in find_turns(text))
+            spans.extend((start, end) for start, end, _, _ in _doc_turns(doc))
         _mark_spans(doc, spans, values, True)
         doc._.obj_noise = values
         return doc
@@ -401,7 +478,7 @@ class SpeakerTagger:
         score = dict.fromkeys(unknown, 0.0)
         has_org = {s: False for s in unknown}
         bounds = [t[1] for t in turns][1:] + [len(text)]
-        for (start, end, speaker, org), stop in zip(turns, bounds):
+        for (_, end, speaker, org), stop in zip(turns, bounds):
             if speaker not in score:
                 continue
             said = text[end:stop]
@@ -430,14 +507,14 @@ class SpeakerTagger:
         return roles
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = _doc_text(doc)
         values = [None] * len(doc)
-        turns = find_turns(text)
+        turns = _doc_turns(doc)
         if turns:
             roles = self.roles(text, turns)
             bounds = [t[0] for t in turns][1:] + [len(text)]
             spans_by_role = {}
-            for (start, end, speaker, _), stop in zip(turns, bounds):
+            for (start, _, speaker, _), stop in zip(turns, bounds):
                 spans_by_role.setdefault(roles.get(speaker), []).append((start, stop))
             for role, spans in spans_by_role.items():
                 if role is not None:
@@ -459,6 +536,8 @@ _SCOPE_BREAK = {
     "while", "whereas", "instead", "rather", "which", "that's", "just", "bc",
     "b/c", "cause", "cuz", "as",
 }
+_NEG_CUE_IDS = frozenset(get_string_id(word) for word in _NEG_CUES)
+_SCOPE_BREAK_IDS = frozenset(get_string_id(word) for word in _SCOPE_BREAK)
 _ISSUE_NOUNS = (
     r"issue|issues|problem|problems|concern|concerns|blocker|blockers|factor|"
     r"reason|deal[- ]?breaker|obstacle|hold[- ]?up|sticking point|worry|driver|"
@@ -521,17 +600,22 @@ class NegationMarker:
         if not n:
             doc._.obj_negation = values
             return doc
-        text = doc.text
+        text = _doc_text(doc)
         index = _char_to_token_index(doc)
-        lowers = [t.lower_ for t in doc]
-        sent_start = [t.is_sent_start for t in doc]
+        # Token attributes as arrays (no Token objects); words are compared
+        # by their string hash.
+        lower_ids, sent_flags, space_flags = doc.to_array([LOWER, SENT_START, IS_SPACE]).T.tolist()
+        is_cue = [h in _NEG_CUE_IDS for h in lower_ids]
+        is_break = [h in _SCOPE_BREAK_IDS for h in lower_ids]
+        sent_start = [flag == 1 for flag in sent_flags]
+        is_space = [flag == 1 for flag in space_flags]
         consumed = [False] * n  # cue tokens already explained by a dismissal
         for m in _DISMISS_BACKWARD.finditer(text):
             first, last = index(m.start()), index(m.end() - 1)
             for i in range(first, last + 1):
                 consumed[i] = True
             i = first - 1
-            while i >= 0 and lowers[i] not in _SCOPE_BREAK and not doc[i].is_space:
+            while i >= 0 and not is_break[i] and not is_space[i]:
                 values[i] = NEG_DISMISSED
                 if sent_start[i]:
                     break
@@ -541,20 +625,20 @@ class NegationMarker:
             for i in range(first, last + 1):
                 consumed[i] = True
             i, reach = last + 1, 0
-            while i < n and reach < self.window and lowers[i] not in _SCOPE_BREAK:
-                if sent_start[i] or doc[i].is_space:
+            while i < n and reach < self.window and not is_break[i]:
+                if sent_start[i] or is_space[i]:
                     break
                 values[i] = NEG_DISMISSED
                 i += 1
                 reach += 1
         for c in range(n):
-            if lowers[c] not in _NEG_CUES or consumed[c]:
+            if not is_cue[c] or consumed[c]:
                 continue
             i, reach = c + 1, 0
             while i < n and reach < self.window:
-                if sent_start[i] or lowers[i] in _SCOPE_BREAK or doc[i].is_space:
+                if sent_start[i] or is_break[i] or is_space[i]:
                     break
-                if lowers[i] in _NEG_CUES:
+                if is_cue[i]:
                     i += 1
                     continue
                 if values[i] == NEG_NONE:
@@ -599,6 +683,36 @@ _PLACEHOLDER_RE = re.compile(
     "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDER_PATTERNS),
     re.IGNORECASE,
 )
+# Every placeholder but url, email and the digit-free quarter words needs a
+# digit; about half of all notes have none.  Leaving out alternatives that
+# cannot match anywhere in a text gives exactly the same matches, faster.
+_DIGIT_RE = re.compile(r"\d")
+_URL_HINT_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
+_QUARTER_WORD_RE = re.compile(r"eoq|eoy|boq|qoq|yoy", re.IGNORECASE)
+
+
+@lru_cache(maxsize=16)
+def _placeholder_subset(names):
+    return re.compile(
+        "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDER_PATTERNS if name in names),
+        re.IGNORECASE,
+    )
+
+
+def _placeholder_matches(text):
+    """``_PLACEHOLDER_RE.finditer(text)``, skipping alternatives that cannot match."""
+    if _DIGIT_RE.search(text):
+        return _PLACEHOLDER_RE.finditer(text)
+    names = tuple(
+        name
+        for name, possible in (
+            ("url", _URL_HINT_RE.search(text)),
+            ("email", "@" in text),
+            ("quarter", _QUARTER_WORD_RE.search(text)),
+        )
+        if possible
+    )
+    return _placeholder_subset(names).finditer(text) if names else iter(())
 
 
 @Language.factory("objections_normalize", default_config={"placeholders": True})
@@ -621,23 +735,36 @@ class Normalizer:
     def __init__(self, nlp, name, placeholders):
         self.name = name
         self.placeholders = placeholders
+        # The lookup table is keyed by the exact word, so "Froze" would miss
+        # what "froze" finds; looking up the lower-cased word makes notes in
+        # ALL CAPS or Title Case count the same as the rest.
+        self._table = None
+        if "lemmatizer" in nlp.pipe_names:
+            lemmatizer = nlp.get_pipe("lemmatizer")
+            lookups = getattr(lemmatizer, "lookups", None)
+            if getattr(lemmatizer, "mode", None) == "lookup" and lookups and lookups.has_table("lemma_lookup"):
+                self._table = lookups.get_table("lemma_lookup")
 
     def __call__(self, doc: Doc) -> Doc:
         values = []
+        table = self._table
         for t in doc:
             if t.is_punct or t.is_space:
                 values.append("")
+            elif table is not None:
+                lower = t.lower_
+                values.append(table.get(lower, lower))
             else:
-                lemma = t.lemma_
-                values.append((lemma or t.text).lower())
+                values.append((t.lemma_ or t.text).lower())
         if self.placeholders and len(doc):
             index = _char_to_token_index(doc)
-            for m in _PLACEHOLDER_RE.finditer(doc.text):
+            for m in _placeholder_matches(_doc_text(doc)):
                 first, last = index(m.start()), index(m.end() - 1)
                 values[first] = f"__{m.lastgroup}__"
                 for i in range(first + 1, last + 1):
                     values[i] = ""
         doc._.obj_norm = values
+        _drop_doc_cache(doc)
         return doc
 
 
@@ -650,10 +777,13 @@ def _split_markup(nlp):
     markup = [r"</?[A-Za-z][^<>\s]{0,20}(?:\s[^<>]{0,200})?>", r"&(?:[A-Za-z]{2,8}|#\d{2,5});"]
     nlp.tokenizer.prefix_search = compile_prefix_regex(markup + list(nlp.Defaults.prefixes)).search
     nlp.tokenizer.suffix_search = compile_suffix_regex(markup + list(nlp.Defaults.suffixes)).search
-    nlp.tokenizer.infix_finditer = compile_infix_regex(markup + list(nlp.Defaults.infixes)).finditer
+    # A tag with attributes spans several whitespace-separated pieces; the
+    # closing ">" must not glue it to the word after it ('class="x">No').
+    infixes = markup + [r">(?=[^\s<>])"] + list(nlp.Defaults.infixes)
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
 
 
-def build_nlp(spacy_model: str | None = None, disable: tuple = ()) -> Language:
+def build_nlp(spacy_model: str | None = None, disable: tuple = (), lexicon=None) -> Language:
     """Build the preprocessing ``Language``.
 
     Parameters
@@ -666,11 +796,17 @@ def build_nlp(spacy_model: str | None = None, disable: tuple = ()) -> Language:
         Our components to leave out (for ablations), e.g.
         ``("objections_negation",)``.  A disabled component still runs as a
         no-op so that downstream code sees the same attributes.
+    lexicon : objections.lexicon.Lexicon, optional
+        A team's competitor names, product names and abbreviations; the
+        tokenizer rewrites them before anything else runs.
 
     Returns
     -------
     spacy.language.Language
     """
+    unknown = [name for name in disable if name not in COMPONENTS]
+    if unknown:
+        raise ValueError(f"unknown component {unknown[0]!r}; expected one of {COMPONENTS}")
     if spacy_model in (None, "", "blank:en"):
         nlp = spacy.blank("en")
         _split_markup(nlp)
@@ -697,10 +833,15 @@ def build_nlp(spacy_model: str | None = None, disable: tuple = ()) -> Language:
         # package, no download.
         nlp.get_pipe("lemmatizer").initialize()
     nlp.add_pipe("objections_normalize")
+    if nlp.get_pipe("objections_normalize")._table is not None:
+        # The normalizer looks every lemma up itself (lower-cased), so the
+        # lemmatizer's own pass over the tokens is work nothing reads; it
+        # stays in the pipeline, disabled, as the owner of the table.
+        nlp.disable_pipe("lemmatizer")
     for name in disable:
-        if name not in COMPONENTS:
-            raise ValueError(f"unknown component {name!r}; expected one of {COMPONENTS}")
         nlp.replace_pipe(name, "objections_null", config={"attr": _DISABLED_ATTR[name]})
+    if lexicon is not None:
+        lexicon.attach(nlp)
     return nlp
 
 
@@ -731,10 +872,16 @@ class NullComponent:
             doc._.obj_negation = [NEG_NONE] * n
         elif self.attr == "obj_norm_lower":
             doc._.obj_norm = ["" if t.is_punct or t.is_space else t.lower_ for t in doc]
+            _drop_doc_cache(doc)
         return doc
 
 
-@lru_cache(maxsize=8)
-def get_nlp(spacy_model: str | None = None, disable: tuple = ()) -> Language:
+def get_nlp(spacy_model: str | None = None, disable: tuple = (), lexicon=None) -> Language:
     """Return the process-wide ``Language`` for these settings (built once)."""
-    return build_nlp(spacy_model, tuple(disable))
+    # Spelled-out defaults and argument order must hit the same cache entry.
+    return _cached_nlp(spacy_model or None, tuple(sorted(disable or ())), lexicon)
+
+
+@lru_cache(maxsize=8)
+def _cached_nlp(spacy_model, disable, lexicon):
+    return build_nlp(spacy_model, disable, lexicon)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 import time
+import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -71,7 +74,26 @@ def _init_worker(clf):
 
 
 def _score_in_worker(texts):
+    # Texts in, result columns out: the input's other columns never cross
+    # the process boundary.
     return score_texts(_WORKER_CLF, texts)
+
+
+def available_cores():
+    """Cores this process may run on (fewer than the machine's under a CPU limit)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _pool_context():
+    # fork shares the loaded model with the workers copy-on-write: no
+    # pickling, no reloading, and they start in milliseconds.  Elsewhere
+    # (macOS, Windows) the platform default is the safe choice.
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
 
 
 @dataclass
@@ -110,8 +132,10 @@ def score_file(
     """Score a table file and write the scored table.
 
     Reads ``input`` in chunks, scores each (across ``jobs`` processes) and
-    appends it to ``output`` in input order.  The output appears under its
-    name only when complete.
+    appends it to ``output`` in input order, so memory does not grow with
+    the file.  The output appears under its name only when complete: on an
+    error or interrupt nothing is left under that name, and the input is
+    never written to.
 
     Parameters
     ----------
@@ -125,22 +149,35 @@ def score_file(
         Column of ids: checked to exist, duplicates counted.
     jobs : int
         Processes for the spaCy work; 1 scores in this process, ``-1`` or
-        ``None`` uses every core.
+        ``None`` uses every available core.  A file of a single chunk is
+        always scored in this process (starting workers would cost more).
     batch_size : int
         Texts per ``nlp.pipe`` batch.
     chunksize : int
-        Rows read, scored and written at a time.
+        Rows read, scored and written at a time (and sent to a worker).
     progress : callable, optional
-        Called as ``progress(rows_done, stats_dict)`` after each chunk.
+        Called as ``progress(rows_done, read_stats)`` after each chunk is
+        written; ``read_stats`` holds ``bytes_read`` and ``bytes_total``
+        (text formats) or ``rows_total`` (Parquet).
 
     Returns
     -------
     ScoreStats
+
+    Examples
+    --------
+    >>> import objections, os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> notes, scored = os.path.join(folder, "notes.csv"), os.path.join(folder, "scored.csv")
+    >>> _ = open(notes, "w").write("id,text\\n7,budget frozen after the merger\\n")
+    >>> score_file(objections.load(), notes, scored).rows
+    1
+    >>> open(scored).readline().strip()
+    'id,text,primary,labels,score_pitch,score_product_fit,score_market,score_none,evidence,note'
     """
     check_output_path(output, [input])
     if jobs is None or jobs < 1:
-        jobs = os.cpu_count() or 1
-    clf.batch_size = batch_size
+        jobs = available_cores()
     stats = ScoreStats()
     read_stats = {}
     started = time.perf_counter()
@@ -170,23 +207,25 @@ def score_file(
         if progress is not None:
             progress(stats.rows, read_stats)
 
-    with TableWriter(output, out_format) as writer:
-        first = None
-        source = checked(chunks)
-        try:
-            first = next(source)
-        except StopIteration:
-            pass
-        if first is None:
-            # Empty input: an empty output with only the result header when
-            # the input had none either.
-            writer.write(pd.DataFrame(columns=RESULT_COLUMNS))
-        elif jobs == 1:
-            account(first, score_texts(clf, first[text_col].tolist()), writer)
-            for chunk in source:
-                account(chunk, score_texts(clf, chunk[text_col].tolist()), writer)
-        else:
-            _score_parallel(clf, first, source, text_col, jobs, account, writer)
+    saved_batch_size = clf.batch_size
+    clf.batch_size = batch_size
+    try:
+        with TableWriter(output, out_format) as writer:
+            source = checked(chunks)
+            first = next(source, None)
+            second = next(source, None) if first is not None and jobs > 1 else None
+            if first is None:
+                # Empty input: an empty output with only the result header when
+                # the input had none either.
+                writer.write(pd.DataFrame(columns=RESULT_COLUMNS))
+            elif second is None:
+                account(first, score_texts(clf, first[text_col].tolist()), writer)
+                for chunk in source:
+                    account(chunk, score_texts(clf, chunk[text_col].tolist()), writer)
+            else:
+                _score_parallel(clf, [first, second], source, text_col, jobs, account, writer)
+    finally:
+        clf.batch_size = saved_batch_size
     stats.bad_lines = read_stats.get("bad_lines", 0)
     stats.seconds = time.perf_counter() - started
     stats.labels = label_counts
@@ -196,25 +235,43 @@ def score_file(
     return stats
 
 
-def _score_parallel(clf, first, source, text_col, jobs, account, writer):
+def _score_parallel(clf, head, source, text_col, jobs, account, writer):
+    """Score chunks across ``jobs`` worker processes, writing them in input order."""
     pending = deque()
-    executor = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(clf,))
-    try:
-        chunk = first
-        while chunk is not None or pending:
-            # Keep every worker busy with one queued chunk to spare, but no
-            # more: memory stays flat however long the file is.
-            while chunk is not None and len(pending) < 2 * jobs:
-                pending.append((chunk, executor.submit(_score_in_worker, chunk[text_col].tolist())))
-                chunk = next(source, None)
-            done_chunk, future = pending.popleft()
-            account(done_chunk, future.result(), writer)
-    except BaseException:
-        for _, future in pending:
-            future.cancel()
-        executor.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(executor, "_processes", {}).values()):
-            proc.terminate()
-        raise
-    executor.shutdown(wait=True)
-
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that fork() in a process with threads may
+        # deadlock; the threads here (pandas, pyarrow) hold no lock the
+        # workers take.
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        executor = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker, initargs=(clf,)
+        )
+        try:
+            queued = iter(head)
+            chunk = next(queued)
+            while chunk is not None or pending:
+                # Keep every worker busy with one queued chunk to spare, but no
+                # more: memory stays flat however long the file is.
+                while chunk is not None and len(pending) < 2 * jobs:
+                    pending.append((chunk, executor.submit(_score_in_worker, chunk[text_col].tolist())))
+                    chunk = next(queued, None)
+                    if chunk is None:
+                        chunk = next(source, None)
+                done_chunk, future = pending.popleft()
+                account(done_chunk, future.result(), writer)
+        except BaseException:
+            # An error or Ctrl-C: stop the workers now rather than letting
+            # them finish their queued chunks.
+            workers = list((getattr(executor, "_processes", None) or {}).values())
+            for _, future in pending:
+                future.cancel()
+            executor.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                proc.terminate()
+            for proc in workers:
+                proc.join(5)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+            raise
+        executor.shutdown(wait=True)
