@@ -8,7 +8,9 @@ and measures, each in a fresh process, rows per second and peak RSS of:
 2. scikit-learn TF-IDF + logistic regression on the raw text;
 3. spaCy's own ``textcat`` (bag-of-words) scoring the texts;
 4. ``objections score`` end to end (file in, file out, model loading
-   included) with ``--jobs 1`` and with every core.
+   included) with ``--jobs 1`` and with every core; for reference also the
+   library's ``score_texts`` in one process on the texts in memory, which is
+   how the floor and the peers are timed.
 
 It also times training on 10,000 assembled examples (thresholds by
 cross-validation) against scoring them, optionally repeats the all-cores run
@@ -19,6 +21,7 @@ Usage::
 
     python benchmarks/throughput.py                 # N = 100,000
     python benchmarks/throughput.py --n 30000 --ten-x --json
+    python benchmarks/throughput.py --n 500 --train-n 500   # a quick smoke run
 
 Rows/s is wall-clock; ``cpu s`` is user+system time of the measured
 process and its workers, which shows how much a busy machine slowed a run.
@@ -150,7 +153,7 @@ def _timed(rows, fn):
     return {"rows": rows, "seconds": time.perf_counter() - wall, "cpu": _cpu() - cpu}
 
 
-def measure_floor(load):
+def measure_floor(load, _model, _train_n):
     import spacy
 
     texts = read_texts(load)
@@ -170,7 +173,7 @@ def _train_split():
     return [r["text"] for r in rows], [r["labels"].split(";")[0] for r in rows]
 
 
-def measure_sklearn(load):
+def measure_sklearn(load, _model, _train_n):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -189,7 +192,7 @@ def measure_sklearn(load):
     return _timed(len(texts), run)
 
 
-def measure_textcat(load):
+def measure_textcat(load, _model, _train_n):
     import spacy
     from spacy.training import Example
 
@@ -228,11 +231,26 @@ def measure_textcat(load):
     return _timed(len(texts), run)
 
 
-def measure_training(_load):
+def measure_objections(load, model, _train_n):
+    import objections
+    from objections.scoring import score_texts
+
+    texts = read_texts(load)
+    clf = objections.load(model) if model else objections.load()
+    score_texts(clf, texts[:200])  # builds the spaCy pipeline
+
+    def run():
+        for start in range(0, len(texts), CHUNK):
+            score_texts(clf, texts[start : start + CHUNK])
+
+    return _timed(len(texts), run)
+
+
+def measure_training(_load, _model, train_n):
     from objections.scoring import score_texts
     from objections.training import train
 
-    texts, labels = training_set(TRAIN_N)
+    texts, labels = training_set(train_n)
     started = time.perf_counter()
     clf = train(texts, labels)
     trained = time.perf_counter() - started
@@ -245,6 +263,7 @@ MEASURES = {
     "floor": measure_floor,
     "sklearn": measure_sklearn,
     "textcat": measure_textcat,
+    "objections": measure_objections,
     "training": measure_training,
 }
 
@@ -272,8 +291,9 @@ def run_measured(cmd, env=None):
     }
 
 
-def run_peer(name, load):
-    result = run_measured([sys.executable, __file__, "--measure", name, str(load)])
+def run_peer(name, load, model=None, train_n=TRAIN_N):
+    cmd = [sys.executable, __file__, "--measure", name, str(load), str(model or ""), str(train_n)]
+    result = run_measured(cmd)
     report = json.loads(result["stdout"].strip().splitlines()[-1])
     report["rss_mb"] = result["rss_mb"]
     return report
@@ -322,12 +342,18 @@ def main(argv=None):
     parser.add_argument(
         "--workdir", default=None, help="where the load files go (default: a temporary folder)"
     )
-    parser.add_argument("--measure", nargs=2, metavar=("WHAT", "LOAD"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--train-n",
+        type=int,
+        default=TRAIN_N,
+        help=f"examples for the training-time check (default {TRAIN_N:,})",
+    )
+    parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.measure:
-        what, load = args.measure
-        print(json.dumps(MEASURES[what](load)))
+        what, load, model, train_n = args.measure
+        print(json.dumps(MEASURES[what](load, model or None, int(train_n))))
         return 0
 
     import sklearn
@@ -359,6 +385,8 @@ def main(argv=None):
     for name in ("floor", "sklearn", "textcat"):
         log(f"measuring {name} ...")
         runs[name] = run_peer(name, load)
+    log("measuring objections in process (scoring only) ...")
+    runs["objections_inprocess"] = run_peer("objections", load, args.model)
     log("measuring objections score --jobs 1 ...")
     runs["objections_jobs1"] = run_score(load, 1, args.model, workdir)
     log(f"measuring objections score --jobs {cores} ...")
@@ -381,8 +409,10 @@ def main(argv=None):
         results["ten_x"] = ten
         big.unlink()
 
-    log(f"measuring training on {TRAIN_N:,} examples ...")
-    results["training"] = run_peer("training", load)
+    log(f"measuring training on {args.train_n:,} examples ...")
+    results["training"] = run_peer("training", load, args.model, args.train_n)
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_end"] = list(os.getloadavg())
     load.unlink()
 
     one = runs["objections_jobs1"]["rows_per_s"]
@@ -416,6 +446,8 @@ def main(argv=None):
 def print_report(results, cores):
     m, load = results["machine"], results["load"]
     load_avg = ", ".join(f"{x:.1f}" for x in m["load_average"]) if m["load_average"] else "n/a"
+    if m.get("load_average_end"):
+        load_avg += f" at the start, {m['load_average_end'][0]:.1f} at the end"
     print(
         f"machine: {m['cores']} cores ({m['available_cores']} available), load average {load_avg}; "
         f"Python {m['python']}, spaCy {m['spacy']}, scikit-learn {m['sklearn']}"
@@ -429,19 +461,25 @@ def print_report(results, cores):
         "floor": 'floor: spacy.blank("en").pipe',
         "sklearn": "peer: sklearn TF-IDF + LogReg",
         "textcat": "peer: spaCy textcat (BOW)",
+        "objections_inprocess": "objections, in process (score_texts)",
         "objections_jobs1": "objections score --jobs 1",
         f"objections_jobs{cores}": f"objections score --jobs {cores}",
     }
-    print(f"{'':34}{'rows/s':>9}{'x floor':>9}{'seconds':>9}{'cpu s':>8}{'rows/cpu-s':>11}{'peak RSS':>10}")
+    print(f"{'':38}{'rows/s':>9}{'x floor':>9}{'seconds':>9}{'cpu s':>8}{'rows/cpu-s':>11}{'peak RSS':>10}")
     for key, label in names.items():
         r = results["runs"][key]
         print(
-            f"{label:34}{r['rows_per_s']:>9,.0f}{r['vs_floor']:>9.3f}{r['seconds']:>9.1f}{r['cpu']:>8.1f}"
+            f"{label:38}{r['rows_per_s']:>9,.0f}{r['vs_floor']:>9.3f}{r['seconds']:>9.1f}{r['cpu']:>8.1f}"
             f"{r['rows_per_cpu_s']:>11,.0f}{r['rss_mb']:>8.0f}MB"
         )
     print(
-        "(floor and peers: scoring only, texts in memory; objections: file in, file out, "
-        "start-up and model loading included)"
+        "(floor, peers and 'in process': scoring only, texts in memory, one process; objections score: "
+        "file in, file out, start-up and model loading included)"
+    )
+    one, many = results["runs"]["objections_jobs1"], results["runs"][f"objections_jobs{cores}"]
+    print(
+        f"objections score --jobs {cores} used {many['cpu'] / one['cpu'] - 1:+.0%} CPU time relative to --jobs 1 "
+        "(worker start-up, the parent's reading and writing); turning that into wall-clock speed needs idle cores"
     )
     print()
     n_rss = results["runs"][f"objections_jobs{cores}"]["rss_mb"]

@@ -75,8 +75,10 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
     Texts go through the spaCy pipeline of :mod:`objections.preprocess`
     (noise, speakers, negation, normalization, sentences), become TF-IDF
     features over negation-marked lemma n-grams and character n-grams, and
-    are scored by one calibrated logistic regression per label with
-    thresholds tuned by cross-validation.
+    are scored by two linear models: a multinomial logistic regression that
+    picks the deciding (primary) label, calibrated by temperature scaling,
+    and one calibrated logistic regression per label for "is this reason
+    present at all", whose thresholds are tuned by cross-validation.
 
     Parameters
     ----------
@@ -277,7 +279,7 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(scores, columns=list(LABELS))
 
     def predict(self, X):
-        """Primary label of each text (``"none"`` when no objection passes)."""
+        """Primary label of each text: the most probable deciding label."""
         check_is_fitted(self, "model_")
         notes = self.process(self._check_texts(X))
         return np.asarray([r["primary"] for r in self.tag_notes(notes)], dtype=object)

@@ -8,6 +8,7 @@ temporary file beside the target and renamed into place only when complete.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import difflib
 import io as _io
@@ -50,8 +51,21 @@ _EXTENSIONS = {
 }
 #: XLSX is read whole into memory; larger files must be converted first.
 XLSX_MAX_BYTES = 50 * 1024 * 1024
-_TEXT_HINTS = ("text", "note", "notes", "body", "comment", "reason", "description",
-               "transcript", "message", "content", "email", "summary", "details")
+_TEXT_HINTS = (
+    "text",
+    "note",
+    "notes",
+    "body",
+    "comment",
+    "reason",
+    "description",
+    "transcript",
+    "message",
+    "content",
+    "email",
+    "summary",
+    "details",
+)
 
 
 def table_format(path, fmt=None):
@@ -68,8 +82,8 @@ def table_format(path, fmt=None):
         ext = suffixes[-2].lower()
     if ext not in _EXTENSIONS:
         raise InputError(
-            f"Cannot tell the format of {path} from its extension; use .csv, .tsv, .jsonl, "
-            ".parquet or .xlsx (or pass --format)"
+            f"Cannot tell the format of {path} from its extension; name it .csv, .tsv, .jsonl, "
+            ".parquet or .xlsx"
         )
     return _EXTENSIONS[ext]
 
@@ -128,9 +142,16 @@ def _sniff_binary(path, fmt, encoding="utf-8"):
         raise InputError(f"{path} does not exist") from None
     except PermissionError:
         raise InputError(f"{path} cannot be read (permission denied)") from None
-    kinds = {b"%PDF": "a PDF", b"PK\x03\x04": "a ZIP archive (XLSX, DOCX or ZIP)", b"PAR1": "a Parquet file",
-             b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"\x1f\x8b": "a gzip file",
-             b"\xd0\xcf\x11\xe0": "an old Office file (XLS or DOC)", b"SQLite format 3": "a SQLite database"}
+    kinds = {
+        b"%PDF": "a PDF",
+        b"PK\x03\x04": "a ZIP archive (XLSX, DOCX or ZIP)",
+        b"PAR1": "a Parquet file",
+        b"\x89PNG": "a PNG image",
+        b"\xff\xd8\xff": "a JPEG image",
+        b"\x1f\x8b": "a gzip file",
+        b"\xd0\xcf\x11\xe0": "an old Office file (XLS or DOC)",
+        b"SQLite format 3": "a SQLite database",
+    }
     if fmt in ("csv", "tsv", "jsonl"):
         for magic, kind in kinds.items():
             if head.startswith(magic) and not (magic == b"\x1f\x8b" and str(path).endswith(".gz")):
@@ -139,8 +160,12 @@ def _sniff_binary(path, fmt, encoding="utf-8"):
         wide = encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32"))
         control = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
         if not wide and not str(path).endswith(".gz") and control > max(len(head) // 20, 8):
-            utf16 = " (for UTF-16 text pass --encoding utf-16)" if head.count(b"\x00") > len(head) // 5 else ""
-            raise InputError(f"{path} looks binary, not {fmt.upper()} text: it is full of control bytes{utf16}")
+            utf16 = (
+                " (for UTF-16 text pass --encoding utf-16)" if head.count(b"\x00") > len(head) // 5 else ""
+            )
+            raise InputError(
+                f"{path} looks binary, not {fmt.upper()} text: it is full of control bytes{utf16}"
+            )
     elif fmt == "parquet" and head[:4] != b"PAR1":
         what = "it is empty" if not head else "it does not start with the Parquet magic bytes"
         raise InputError(f"{path} is not a Parquet file ({what})")
@@ -178,8 +203,7 @@ def _check_encoding(encoding):
         raise InputError(f"Unknown encoding {encoding!r}; use e.g. utf-8, latin-1 or cp1252") from None
 
 
-def iter_chunks(path, fmt=None, chunksize=5000, encoding="utf-8", on_bad_lines="error",
-                stats=None):
+def iter_chunks(path, fmt=None, chunksize=5000, encoding="utf-8", on_bad_lines="error", stats=None):
     """Read a table in chunks of rows.
 
     Parameters
@@ -286,14 +310,21 @@ def _csv_chunks(path, fmt, chunksize, encoding, on_bad_lines, stats):
     name = _name(path)
     raw = _open_binary(path)
     counter = _CountingReader(raw, encoding)
-    stream = _io.TextIOWrapper(_io.BufferedReader(counter, buffer_size=1 << 16), encoding=encoding, newline="")
+    stream = _io.TextIOWrapper(
+        _io.BufferedReader(counter, buffer_size=1 << 16), encoding=encoding, newline=""
+    )
     if csv.field_size_limit() < _FIELD_LIMIT:
         csv.field_size_limit(_FIELD_LIMIT)
     reader = csv.reader(stream, delimiter="\t" if fmt == "tsv" else ",", strict=True)
     skip = on_bad_lines == "skip"
     fix = "fix it, or pass --on-bad-lines skip to drop such rows (they are counted on stderr)"
     try:
-        header = next((row for row in reader if row), None)
+        try:
+            header = next((row for row in reader if row), None)
+        except csv.Error as exc:
+            raise InputError(
+                f"{name} line {reader.line_num}: the header row cannot be read ({exc})"
+            ) from None
         if header is None:
             return
         header[0] = header[0].lstrip("\ufeff")
@@ -315,18 +346,22 @@ def _csv_chunks(path, fmt, chunksize, encoding, on_bad_lines, stats):
                             f"{name} line {start}: a quote opened on this line is never closed, so the "
                             f"rest of the file ({end - start + 1} lines) would be one cell; fix the quote"
                         ) from None
-                elif not skip:
+                elif not skip and "expected after" in str(exc):
                     raise InputError(
                         f"{name} line {end}: text follows a closing quote (an unbalanced '\"' "
                         f"{'from line ' + str(start) if end > start else 'on this line'}); {fix}"
                     ) from None
+                elif not skip:
+                    raise InputError(f"{name} line {start}: {exc}; {fix}") from None
                 stats["bad_lines"] += end - start + 1
                 continue
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # a blank line, as pandas skips them
                 if not skip:
-                    where = f"line {start}" if reader.line_num == start else f"lines {start}-{reader.line_num}"
+                    where = (
+                        f"line {start}" if reader.line_num == start else f"lines {start}-{reader.line_num}"
+                    )
                     raise InputError(
                         f"{name} {where}: expected {width} fields like the header, found {len(row)}; {fix}"
                     )
@@ -385,7 +420,9 @@ def _jsonl_chunks(path, chunksize, encoding, on_bad_lines, stats):
                 if lineno == 1 and line.lstrip().startswith("["):
                     what = "a JSON array; JSON Lines holds one object per line, not one document"
                 elif isinstance(record, ValueError):
-                    what = f"not valid JSON ({record}); fix it, or pass --on-bad-lines skip to drop such lines"
+                    what = (
+                        f"not valid JSON ({record}); fix it, or pass --on-bad-lines skip to drop such lines"
+                    )
                 else:
                     what = "not a JSON object; JSON Lines holds one object per line"
                 raise InputError(f"{name} line {lineno} is {what}")
@@ -698,8 +735,9 @@ class TableWriter:
             self._handle = sys.stdout
         else:
             target = Path(path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                       dir=target.parent if str(target.parent) else ".")
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
+            )
             os.close(fd)
             self._tmp = tmp
 
@@ -710,13 +748,30 @@ class TableWriter:
         column is written empty).  A column the first chunk lacked can only
         go to JSONL, whose rows carry their own keys.
         """
+        try:
+            self._write(frame)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc):
+        return InputError(
+            f"Cannot write {self.path}: {exc.strerror or exc} (nothing was written under that name)"
+        )
+
+    def _write(self, frame):
         fmt = self.fmt
         frame = self._align(frame)
         if fmt in ("csv", "tsv"):
             if self._handle is None:
                 self._handle = open(self._tmp, "w", encoding="utf-8", newline="")
-            frame.to_csv(self._handle, sep="\t" if fmt == "tsv" else ",", index=False,
-                         header=not self._started, lineterminator="\n", quoting=_csv_quoting(frame))
+            frame.to_csv(
+                self._handle,
+                sep="\t" if fmt == "tsv" else ",",
+                index=False,
+                header=not self._started,
+                lineterminator="\n",
+                quoting=_csv_quoting(frame),
+            )
         elif fmt == "jsonl":
             if self._handle is None:
                 self._handle = open(self._tmp, "w", encoding="utf-8")
@@ -769,6 +824,12 @@ class TableWriter:
 
     def commit(self):
         """Finish the file and move it into place."""
+        try:
+            self._commit()
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+
+    def _commit(self):
         if self.fmt == "parquet":
             if self._parquet is None:
                 import pyarrow as pa
@@ -796,22 +857,26 @@ class TableWriter:
 
     def abort(self):
         """Remove the temporary file; nothing appears under the final name."""
-        try:
-            if self._parquet is not None:
-                self._parquet.close()
-            if self._handle is not None and self._handle is not sys.stdout:
-                self._handle.close()
-        finally:
-            if self._tmp is not None and os.path.exists(self._tmp):
-                os.unlink(self._tmp)
-            self._tmp = None
+        # The file is being thrown away: a failure to flush it (the disk
+        # that just filled up) must not hide the error that caused the abort.
+        for closer in (self._parquet, None if self._handle is sys.stdout else self._handle):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    closer.close()
+        if self._tmp is not None and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
         else:
             self.abort()
         return False

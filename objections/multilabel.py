@@ -76,8 +76,8 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
     cv : int, default=5
         Folds for the out-of-fold scores used for calibration and thresholds.
     empty_label : object, default=None
-        The label that means "none of the others" (it is learnt like the
-        others, but it is predicted when no other label passes).
+        The label that means "none of the others": it is learnt like the
+        others, and when it is the primary label no other label is listed.
     tune_thresholds : bool, default=True
         Tune thresholds on out-of-fold scores; when False every threshold
         is 0.5.

@@ -147,16 +147,27 @@ def save(clf, path, *, training=None, metrics=None, extra=None):
             for item in path.iterdir():
                 if item.is_file() and item.name not in (MODEL_FILE, METADATA_FILE, CARD_FILE):
                     shutil.copy2(item, tmp / item.name)
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-            os.replace(path, old / "model")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def replace_dir(tmp, dest):
+    """Move the finished directory ``tmp`` to ``dest``, replacing any old one.
+
+    Each step is a rename, so ``dest`` is at every moment either the old
+    directory or the new one, never a mix.
+    """
+    tmp, dest = Path(tmp), Path(dest)
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
+        os.replace(dest, old / "model")
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
 
 
 def _jsonable(value):

@@ -993,13 +993,9 @@ def _copy_model(src, dest):
         for item in Path(src).iterdir():
             if item.is_file() and not item.name.startswith("."):
                 shutil.copy2(item, tmp / item.name)
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
-            os.replace(dest, old / "model")
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
+        from .persist import replace_dir
+
+        replace_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -166,13 +166,14 @@ def score_file(
 
     Examples
     --------
-    >>> import objections, os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> notes, scored = os.path.join(folder, "notes.csv"), os.path.join(folder, "scored.csv")
-    >>> _ = open(notes, "w").write("id,text\\n7,budget frozen after the merger\\n")
+    >>> import objections, tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> notes, scored = folder / "notes.csv", folder / "scored.csv"
+    >>> _ = notes.write_text("id,text\\n7,budget frozen after the merger\\n")
     >>> score_file(objections.load(), notes, scored).rows
     1
-    >>> open(scored).readline().strip()
+    >>> scored.read_text().splitlines()[0]
     'id,text,primary,labels,score_pitch,score_product_fit,score_market,score_none,evidence,note'
     """
     check_output_path(output, [input])

@@ -15,6 +15,8 @@ import operator
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +32,11 @@ from objections.cli import cli
 from objections.io import TableWriter, iter_chunks, read_labelled, read_table
 from objections.persist import TRUSTED_TYPES, load
 from objections.training import MIN_PER_LABEL
+
+try:
+    import resource
+except ImportError:  # not POSIX
+    resource = None
 
 # -- helpers -------------------------------------------------------------------
 
@@ -528,6 +535,30 @@ def test_bad_model_outputs_fail_before_training(tmp_path, corpus):
     assert (stranger / "cat.jpg").exists()
     assert leftovers(tmp_path, "in.csv", "photos", "notes.txt") == []
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.skipif(resource is None, reason="needs POSIX resource limits")
+def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(tmp_path, small_model_dir, notes):
+    source = write_csv(tmp_path / "in.csv", ["id", "text"], [[i, notes[i % len(notes)]] for i in range(2000)])
+    limit = 48 * 1024  # the output outgrows this after a few chunks: the "disk" is full
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = ["score", source, "-o", tmp_path / "out.csv", "--model", small_model_dir, "-j", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "objections", *map(str, command), "--chunk-size", "200"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_disk,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Cannot write"), done.stderr
+    assert "out.csv" in lines[0] and "File too large" in lines[0]
+    assert leftovers(tmp_path, "in.csv") == []
 
 
 # -- TableWriter: chunks whose columns differ -----------------------------------------------------
