@@ -336,22 +336,20 @@ def _char_tfidf(chars, texts):
         cache = _WORD_COLUMNS[chars] = {}
     min_n, max_n = chars.ngram_range
     columns = array("i")
-    lengths = []
+    indptr = array("q", [0])
     for text in texts:
-        start = len(columns)
         for word in text.lower().split():
             hit = cache.get(word)
             if hit is None:
                 hit = cache[word] = _word_columns(word, vocabulary, min_n, max_n)
             columns += hit
-        lengths.append(len(columns) - start)
-    n_rows, n_cols = len(texts), len(vocabulary)
-    rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
-    columns = np.frombuffer(columns, dtype=np.intc).astype(np.int64)
-    keys, counts = np.unique(rows * n_cols + columns, return_counts=True)
-    indptr = np.searchsorted(keys // n_cols, np.arange(n_rows + 1))
-    matrix = sp.csr_matrix(
-        (counts.astype(chars.dtype), (keys % n_cols).astype(np.intc), indptr.astype(np.intc)),
-        shape=(n_rows, n_cols),
+        indptr.append(len(columns))
+    columns = np.frombuffer(columns, dtype=np.intc)
+    # One entry per n-gram occurrence; summing the duplicates gives the
+    # counts, with each row's columns sorted as CountVectorizer leaves them.
+    counts = sp.csr_matrix(
+        (np.ones(len(columns), dtype=chars.dtype), columns, np.frombuffer(indptr, dtype=np.int64)),
+        shape=(len(texts), len(vocabulary)),
     )
-    return chars._tfidf.transform(matrix, copy=False)
+    counts.sum_duplicates()
+    return chars._tfidf.transform(counts, copy=False)
