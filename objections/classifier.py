@@ -282,7 +282,11 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         """Primary label of each text: the most probable deciding label."""
         check_is_fitted(self, "model_")
         notes = self.process(self._check_texts(X))
-        return np.asarray([r["primary"] for r in self.tag_notes(notes)], dtype=object)
+        if not notes:
+            return np.asarray([], dtype=object)
+        # The primary label only: no evidence sentences to pick.
+        _, _, primary, _ = self._scores(notes)
+        return np.asarray(self.model_.classes_[primary], dtype=object)
 
     def tag(self, X):
         """Full result for each text.

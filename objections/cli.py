@@ -271,13 +271,17 @@ def train(data, output, text_col, label_col, split_col, spacy_model, cv, no_cv_r
         spacy_model=spacy_model, cv=cv, cv_report=not no_cv_report, encoding=encoding, **lexicon_params,
     )
     if not quiet:
-        report = result["metrics"]
-        if report:
-            from .evaluation import format_metrics
-
-            click.echo(f"Cross-validated ({cv} folds) on {result['n']} examples:", err=True)
-            click.echo(format_metrics(report), err=True)
+        _echo_cv(result["metrics"], cv, f"{result['n']} examples")
         click.echo(f"Model written to {result['path']}", err=True)
+
+
+def _echo_cv(report, folds, title):
+    """Cross-validated metrics on stderr (nothing when there are none)."""
+    if report:
+        from .evaluation import format_metrics
+
+        click.echo(f"Cross-validated ({folds} folds) on {title}:", err=True)
+        click.echo(format_metrics(report), err=True)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -417,14 +421,11 @@ def _echo_retrain(result):
                    f"for each weight tried: {tried})", err=True)
     elif result["add_weight"] != 1:
         click.echo(f"Weight of the added rows: {result['add_weight']:g}", err=True)
-    from .evaluation import format_metrics
-
     for key, title in (("cross_validated_on_added", "the added rows (base in every training fold)"),
                        ("cross_validated", "all rows")):
         report = result["metrics"].get(key)
         if report:
-            click.echo(f"Cross-validated ({report['folds']} folds) on {title}:", err=True)
-            click.echo(format_metrics(report), err=True)
+            _echo_cv(report, report["folds"], title)
     click.echo(f"Model written to {result['path']} ({result['n']} training rows)", err=True)
 
 
