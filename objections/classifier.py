@@ -173,13 +173,15 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         -------
         list of NoteFeatures
         """
-        texts = (_readable(t) for t in X)
+        texts = [_readable(t) for t in X]
         if not self.lexicon:
             nlp = get_nlp(self.spacy_model, tuple(self.disable))
             with _bounded_vocab(nlp):
+                # spaCy never alters the text, so each Doc's text is the
+                # string it was made from.
                 return [
-                    doc_to_features(doc, rep_weight=self.rep_weight, bigrams=self.bigrams)
-                    for doc in nlp.pipe(texts, batch_size=self.batch_size)
+                    doc_to_features(doc, rep_weight=self.rep_weight, bigrams=self.bigrams, text=text)
+                    for text, doc in zip(texts, nlp.pipe(texts, batch_size=self.batch_size))
                 ]
         from .lexicon import Lexicon
 
@@ -187,8 +189,18 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         nlp = get_nlp(self.spacy_model, tuple(self.disable), lexicon)
         with _bounded_vocab(nlp):
             return [
-                lexicon.restore(doc_to_features(doc, rep_weight=self.rep_weight, bigrams=self.bigrams), doc)
-                for doc in nlp.pipe(texts, batch_size=self.batch_size)
+                lexicon.restore(
+                    doc_to_features(
+                        doc,
+                        rep_weight=self.rep_weight,
+                        bigrams=self.bigrams,
+                        # The Doc holds the rewritten text when the lexicon
+                        # changed something.
+                        text=text if doc._.obj_source is None else None,
+                    ),
+                    doc,
+                )
+                for text, doc in zip(texts, nlp.pipe(texts, batch_size=self.batch_size))
             ]
 
     def _check_texts(self, X):
@@ -246,7 +258,7 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, notes):
         """Scores in LABELS order, primary index and pass mask (model order)."""
-        matrix = self.vectorizer_.transform(notes)
+        matrix, sentence_counts, owners = self.vectorizer_.transform_notes(notes)
         raw, primary, passing = self.model_.predict_labels(matrix)
         scores = np.zeros((len(notes), len(LABELS)))
         for j, col in enumerate(self._columns_):
@@ -261,7 +273,7 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
             scores[empty, LABELS.index(NONE)] = 1.0
             primary = np.where(empty, none_col, primary)
             passing = passing & ~empty[:, None]
-        return matrix, scores, primary, passing
+        return (sentence_counts, owners), scores, primary, passing
 
     def predict_proba(self, X):
         """Calibrated score of each label for each text.
@@ -318,9 +330,9 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         if not notes:
             return []
-        _, scores, primary, passing = self._scores(notes)
+        sentences, scores, primary, passing = self._scores(notes)
         model_classes = self.model_.classes_
-        evidence = self._evidence(notes, [model_classes[p] for p in primary])
+        evidence = self._evidence(notes, primary, *sentences)
         results = []
         order = {label: j for j, label in enumerate(LABELS)}
         for i in range(len(notes)):
@@ -348,32 +360,31 @@ class ObjectionClassifier(ClassifierMixin, BaseEstimator):
             cols.append(np.zeros(n_words) if coef is None else np.ravel(coef)[:n_words])
         return np.column_stack(cols)
 
-    def _evidence(self, notes, primaries):
-        """The sentence whose words push hardest towards each note's primary label."""
+    def _evidence(self, notes, primary, sentence_counts, owners):
+        """The sentence whose words push hardest towards each note's primary label.
+
+        ``primary`` holds model column indices; ``sentence_counts`` and
+        ``owners`` are what :meth:`NoteVectorizer.transform_notes` returned.
+        """
         out = [""] * len(notes)
-        rows, owners = [], []
-        for i, (note, p) in enumerate(zip(notes, primaries)):
-            if p == NONE or not note.sentences:
-                continue
-            for sentence in note.sentences:
-                rows.append(sentence[2])
-                owners.append(i)
-        if not rows:
+        none_col = self._model_column(NONE)
+        rows = np.flatnonzero(primary[owners] != none_col)
+        if not len(rows):
             return out
-        contrib = self.vectorizer_.transform_terms(rows, normalize=False) @ self._word_coefs()
-        best = {}
-        col_of = {label: j for j, label in enumerate(self.model_.classes_)}
-        k = 0
-        for i, note in enumerate(notes):
-            if primaries[i] == NONE or not note.sentences:
-                continue
-            j = col_of[primaries[i]]
-            for sentence in note.sentences:
-                value = contrib[k, j]
-                if i not in best or value > best[i][0]:
-                    best[i] = (value, sentence)
-                k += 1
-        for i, (_, (start, end, _)) in best.items():
+        weights = self.vectorizer_.sentence_weights(sentence_counts[rows])
+        contrib = weights @ self._word_coefs()
+        row_owners = owners[rows]
+        # Each note's value under its own primary label; rows of one note
+        # are contiguous and in sentence order, so the first of a note's
+        # best rows is its earliest best sentence.
+        values = contrib[np.arange(len(rows)), primary[row_owners]]
+        firsts = np.flatnonzero(np.r_[True, row_owners[1:] != row_owners[:-1]])
+        bounds = np.r_[firsts, len(rows)]
+        sentence_index = rows - np.searchsorted(owners, owners[rows])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            best = a + int(np.argmax(values[a:b]))
+            i = int(row_owners[best])
+            start, end, _ = notes[i].sentences[int(sentence_index[best])]
             out[i] = " ".join(notes[i].text[start:end].split())
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from array import array
+from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +12,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
+
+from spacy.attrs import IDX, IS_SPACE, LENGTH, LOWER, SENT_START
 
 from .preprocess import NEG_DISMISSED, NEG_NEGATED
 
@@ -58,7 +61,7 @@ class NoteFeatures:
         self.text, self.clean, self.sentences = state
 
 
-def doc_to_features(doc, rep_weight=0.5, bigrams=True, negation=True):
+def doc_to_features(doc, rep_weight=0.5, bigrams=True, negation=True, text=None):
     """Extract :class:`NoteFeatures` from a Doc made by our pipeline.
 
     Parameters
@@ -72,47 +75,83 @@ def doc_to_features(doc, rep_weight=0.5, bigrams=True, negation=True):
     negation : bool
         Prefix terms in a negation scope (``neg_``) or a dismissal scope
         (``ok_``).
+    text : str, optional
+        ``doc.text``, when the caller has it: spaCy rebuilds it token by
+        token otherwise.
 
     Returns
     -------
     NoteFeatures
     """
+    if text is None:
+        text = doc.text
     norms = doc._.obj_norm
     noise = doc._.obj_noise
     speakers = doc._.obj_speaker
     negs = doc._.obj_negation
+    n = len(doc)
+    if not n:
+        return NoteFeatures(text, "", [])
+    # Token columns read in C (no Token objects); words as string hashes.
+    starts, lengths, lowers, sent_flags, spaces = doc.to_array([IDX, LENGTH, LOWER, SENT_START, IS_SPACE]).T.tolist()
+    strings = doc.vocab.strings
+    lower_of = _LOWER_STRINGS
+    if len(lower_of) > _LOWER_STRINGS_MAX:
+        lower_of.clear()
+    prefix = _PREFIX if negation else {}
     clean_parts = []
     sentences = []
-    for sent in doc.sents:
-        terms = {}
-        prev = None
-        prev_w = 0.0
-        first_char = last_char = None
-        for i in range(sent.start, sent.end):
-            norm = norms[i]
-            if noise[i]:
-                continue
-            if not norm:
-                # Punctuation after the first word still belongs to the
-                # sentence a user reads as evidence ("...froze spend.").
-                if first_char is not None and not doc[i].is_space:
-                    last_char = doc[i].idx + len(doc[i].text)
-                continue
-            w = rep_weight if speakers[i] == "rep" else 1.0
-            term = _PREFIX.get(negs[i], "") + norm if negation else norm
-            terms[term] = terms.get(term, 0.0) + w
-            if bigrams and prev is not None:
-                bigram = prev + " " + term
-                terms[bigram] = terms.get(bigram, 0.0) + min(w, prev_w)
-            prev, prev_w = term, w
-            token = doc[i]
-            clean_parts.append(norm if norm.startswith("__") else token.lower_)
-            if first_char is None:
-                first_char = token.idx
-            last_char = token.idx + len(token.text)
-        if terms:
-            sentences.append((first_char, last_char, terms))
-    return NoteFeatures(doc.text, " ".join(clean_parts), sentences)
+    terms = {}
+    prev = None
+    prev_w = 0.0
+    first_char = last_char = None
+    for i in range(n):
+        # A sentence starts at token 0 and wherever SENT_START is 1, as
+        # ``doc.sents`` has it.
+        if sent_flags[i] == 1 and i:
+            if terms:
+                sentences.append((first_char, last_char, terms))
+            terms = {}
+            prev = None
+            prev_w = 0.0
+            first_char = last_char = None
+        if noise[i]:
+            continue
+        norm = norms[i]
+        if not norm:
+            # Punctuation after the first word still belongs to the
+            # sentence a user reads as evidence ("...froze spend.").
+            if first_char is not None and not spaces[i]:
+                last_char = starts[i] + lengths[i]
+            continue
+        w = rep_weight if speakers[i] == "rep" else 1.0
+        neg = negs[i]
+        term = prefix[neg] + norm if neg and neg in prefix else norm
+        terms[term] = terms.get(term, 0.0) + w
+        if bigrams and prev is not None:
+            bigram = prev + " " + term
+            terms[bigram] = terms.get(bigram, 0.0) + (w if w < prev_w else prev_w)
+        prev, prev_w = term, w
+        if norm.startswith("__"):
+            clean_parts.append(norm)
+        else:
+            lower = lowers[i]
+            word = lower_of.get(lower)
+            if word is None:
+                word = lower_of[lower] = strings[lower]
+            clean_parts.append(word)
+        if first_char is None:
+            first_char = starts[i]
+        last_char = starts[i] + lengths[i]
+    if terms:
+        sentences.append((first_char, last_char, terms))
+    return NoteFeatures(text, " ".join(clean_parts), sentences)
+
+
+# Lower-cased word of each LOWER hash seen (the StringStore lookup is the
+# slow part of reading a word); cleared past the cap so memory stays flat.
+_LOWER_STRINGS = {}
+_LOWER_STRINGS_MAX = 200_000
 
 
 class NoteVectorizer(TransformerMixin, BaseEstimator):
@@ -237,26 +276,92 @@ class NoteVectorizer(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """Vectorize a list of NoteFeatures."""
+        return self.transform_notes(X)[0]
+
+    def transform_notes(self, X):
+        """Vectorize notes, also returning what evidence selection needs.
+
+        Each term is looked up once, per sentence; a note's counts are the
+        sum of its sentences'.
+
+        Returns
+        -------
+        matrix : scipy.sparse.csr_matrix
+            As :meth:`transform`.
+        sentence_counts : scipy.sparse.csr_matrix
+            Word-block term weights of every sentence of every note, one row
+            per sentence in order (see :meth:`sentence_weights`).
+        owners : numpy.ndarray
+            The note (row of ``matrix``) each sentence row belongs to.
+        """
         check_is_fitted(self, "words_")
-        blocks = [self.transform_terms([note.terms() for note in X])]
+        if not X:
+            self.words_.transform([])  # scikit-learn's error for no rows
+        sentence_counts, owners = _sentence_counts(self.words_, X)
+        n_words = len(self.words_.vocabulary_)
+        counts = sp.csr_matrix(
+            (sentence_counts.data, (owners[_row_of_entry(sentence_counts)], sentence_counts.indices)),
+            shape=(len(X), n_words),
+            dtype=self.words_.dtype,
+        )
+        counts.sort_indices()
+        blocks = [self.word_tfidf_.transform(counts)]
         if self.chars_ is not None:
             blocks.append(_char_tfidf(self.chars_, [note.clean for note in X]) * self.char_weight)
-        return sp.hstack(blocks, format="csr")
+        return sp.hstack(blocks, format="csr"), sentence_counts, owners
+
+    def sentence_weights(self, counts):
+        """Sublinear TF x IDF of raw term counts, without length normalisation.
+
+        A sentence's total then grows with the evidence in it rather than
+        favouring two-word fragments.
+        """
+        weights = counts.copy()
+        weights.data = (1.0 + np.log(counts.data)) * self.word_tfidf_.idf_[counts.indices]
+        return weights
 
     def transform_terms(self, terms_list, normalize=True):
         """Vectorize bare term dictionaries (word block only), e.g. one sentence.
 
-        With ``normalize=False`` rows are sublinear TF x IDF without length
-        normalisation, so a sentence's total grows with the evidence in it
-        rather than favouring two-word fragments.
+        With ``normalize=False`` rows are :meth:`sentence_weights`.
         """
         check_is_fitted(self, "words_")
         counts = _term_counts(self.words_, terms_list)
         if normalize:
             return self.word_tfidf_.transform(counts)
-        counts = counts.tocsr(copy=True)
-        counts.data = (1.0 + np.log(counts.data)) * self.word_tfidf_.idf_[counts.indices]
-        return counts
+        return self.sentence_weights(counts)
+
+
+def _row_of_entry(matrix):
+    """Row index of each stored entry of a CSR matrix."""
+    return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+
+
+def _sentence_counts(words, notes):
+    """Term weights of every sentence of ``notes`` (rows in order), and each row's note."""
+    get = words.vocabulary_.get
+    columns, values, sizes, owners = [], [], [], []
+    missing = repeat(-1)
+    for i, note in enumerate(notes):
+        for _, _, terms in note.sentences:
+            # map() runs the lookups in C; -1 marks a term the model lacks.
+            columns.extend(map(get, terms, missing))
+            values.extend(terms.values())
+            sizes.append(len(terms))
+            owners.append(i)
+    columns = np.asarray(columns, dtype=np.int64)
+    values = np.asarray(values, dtype=words.dtype)
+    rows = np.repeat(np.arange(len(sizes)), sizes)
+    known = columns >= 0
+    # A sentence's terms are distinct keys, so no row repeats a column.
+    indptr = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[known], minlength=len(sizes)), out=indptr[1:])
+    counts = sp.csr_matrix(
+        (values[known], columns[known].astype(np.intc), indptr),
+        shape=(len(sizes), len(words.vocabulary_)),
+    )
+    counts.sort_indices()
+    return counts, np.asarray(owners, dtype=np.int64)
 
 
 # Scoring spends much of its time turning notes into counts.  scikit-learn's
@@ -297,7 +402,7 @@ _WORD_COLUMNS_MAX = 50_000
 
 
 def _word_columns(word, vocabulary, min_n, max_n):
-    """Vocabulary columns of the char_wb n-grams of one word, repeats kept."""
+    """Vocabulary columns of the char_wb n-grams of one word, repeats kept, as bytes."""
     # The n-grams exactly as TfidfVectorizer._char_wb_ngrams makes them.
     padded = " " + word + " "
     length = len(padded)
@@ -314,7 +419,7 @@ def _word_columns(word, vocabulary, min_n, max_n):
                 columns.append(j)
         if offset == 0:  # a word shorter than n counts once
             break
-    return columns
+    return columns.tobytes()
 
 
 def _char_tfidf(chars, texts):
@@ -335,20 +440,23 @@ def _char_tfidf(chars, texts):
     if cache is None or len(cache) > _WORD_COLUMNS_MAX:
         cache = _WORD_COLUMNS[chars] = {}
     min_n, max_n = chars.ngram_range
-    columns = array("i")
-    indptr = array("q", [0])
+    get = cache.get
+    rows = []
     for text in texts:
-        for word in text.lower().split():
-            hit = cache.get(word)
-            if hit is None:
-                hit = cache[word] = _word_columns(word, vocabulary, min_n, max_n)
-            columns += hit
-        indptr.append(len(columns))
-    columns = np.frombuffer(columns, dtype=np.intc)
+        words = text.lower().split()
+        hits = list(map(get, words))
+        if None in hits:
+            for k, hit in enumerate(hits):
+                if hit is None:
+                    hits[k] = cache[words[k]] = _word_columns(words[k], vocabulary, min_n, max_n)
+        rows.append(b"".join(hits))
+    columns = np.frombuffer(bytearray(b"".join(rows)), dtype=np.intc)
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(row) // columns.itemsize for row in rows], out=indptr[1:])
     # One entry per n-gram occurrence; summing the duplicates gives the
     # counts, with each row's columns sorted as CountVectorizer leaves them.
     counts = sp.csr_matrix(
-        (np.ones(len(columns), dtype=chars.dtype), columns, np.frombuffer(indptr, dtype=np.int64)),
+        (np.ones(len(columns), dtype=chars.dtype), columns, indptr),
         shape=(len(texts), len(vocabulary)),
     )
     counts.sum_duplicates()

@@ -297,6 +297,11 @@ class LexiconTokenizer:
         for text in texts:
             yield self(text)
 
+    def __getattr__(self, name):
+        # Everything else (special cases, memory zones) is the wrapped
+        # tokenizer's.
+        return getattr(self.tokenizer, name)
+
 
 def load_lexicon(path):
     """Read a lexicon file (YAML or JSON).

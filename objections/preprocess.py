@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 
 import spacy
-from spacy.attrs import IS_SPACE, LOWER, SENT_START
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
@@ -81,11 +81,12 @@ for _name, _getter in _TOKEN_EXTENSIONS.items():
 
 
 # Several components need the Doc's text, token offsets and speaker turns;
-# spaCy rebuilds ``doc.text`` token by token on every access.  They are
-# computed once per Doc and kept in its user_data while our components run;
-# the normalizer (last) removes them, so finished Docs carry nothing extra.
-# The entry names the Doc and its length, so an entry copied onto another
-# Doc (``Span.as_doc(copy_user_data=True)``) is never trusted.
+# spaCy rebuilds ``doc.text`` token by token on every access, and every
+# ``Token`` object a loop creates costs more than the work done with it.
+# They are computed once per Doc and kept in its user_data while our
+# components run; the normalizer (last) removes them, so finished Docs carry
+# nothing extra.  The entry names the Doc and its length, so an entry copied
+# onto another Doc (``Span.as_doc(copy_user_data=True)``) is never trusted.
 _CACHE_KEY = "objections_cache"
 
 
@@ -97,7 +98,7 @@ def _doc_cache(doc):
 
 
 def _doc_text(doc):
-    """``doc.text``, computed once per Doc."""
+    """``doc.text``, computed once per Doc (or kept from the tokenizer)."""
     cache = _doc_cache(doc)
     if "text" not in cache:
         cache["text"] = doc.text
@@ -112,16 +113,91 @@ def _doc_turns(doc):
     return cache["turns"]
 
 
+def _doc_columns(doc):
+    """Per-token ``(starts, orths, is_space)`` lists, read once per Doc.
+
+    ``Doc.to_array`` reads the token structs in C: no Token objects.  Words
+    are their ``ORTH`` string hashes.
+    """
+    cache = _doc_cache(doc)
+    if "starts" not in cache:
+        if len(doc):
+            starts, orths, spaces = doc.to_array([IDX, ORTH, IS_SPACE]).T.tolist()
+        else:
+            starts, orths, spaces = [], [], []
+        cache["starts"], cache["orths"], cache["spaces"] = starts, orths, spaces
+    return cache["starts"], cache["orths"], cache["spaces"]
+
+
 def _drop_doc_cache(doc):
     doc.user_data.pop(_CACHE_KEY, None)
 
 
+# Python's ``re`` matches case-insensitive patterns several times slower
+# than case-sensitive ones.  Our case-insensitive patterns spell their
+# literals in lower case, so on the lower-cased text a case-sensitive copy
+# finds exactly the same spans, provided lower-casing maps each character to
+# one character and the text has neither of the two letters ``re`` also
+# folds onto ASCII ones ("ſ" matches "s", "ı" matches "i").
+_FOLDS_TO_ASCII = ("\u017f", "\u0131")
+
+
+def _lowered(text):
+    """``text.lower()`` when matching it case-sensitively is exact, else None."""
+    lower = text.lower()
+    if len(lower) != len(text) or any(c in text for c in _FOLDS_TO_ASCII):
+        return None
+    return lower
+
+
+def _case_sensitive(pattern):
+    """The case-sensitive twin of a case-insensitive pattern, for :func:`_lowered` text."""
+    literals = re.sub(r"\\.|\(\?P<\w+>", "", pattern.pattern)  # escapes and group names aside
+    if literals != literals.lower():
+        raise ValueError(f"{pattern.pattern[:40]!r}...: spell literals in lower case")
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+_UNSET = object()
+
+
+def _finditer_nocase(pattern, twin, text, lower=_UNSET):
+    """``pattern.finditer(text)`` for an IGNORECASE pattern, via its twin when exact.
+
+    ``lower`` is ``_lowered(text)`` when the caller has it already.
+    """
+    if lower is _UNSET:
+        lower = _lowered(text)
+    return pattern.finditer(text) if lower is None else twin.finditer(lower)
+
+
+class _TextKeepingTokenizer:
+    """The pipeline's tokenizer, keeping each Doc's text for our components.
+
+    spaCy's tokenizer never alters the text (``doc.text`` is its input), so
+    the string it was given is ``doc.text`` without rebuilding it from the
+    tokens.  Everything else is the wrapped tokenizer's.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text):
+        doc = self.tokenizer(text)
+        doc.user_data[_CACHE_KEY] = {"doc": id(doc), "n": len(doc), "text": text}
+        return doc
+
+    def pipe(self, texts, batch_size=1000):
+        for text in texts:
+            yield self(text)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
 def _char_to_token_index(doc):
     """Return a function mapping a character offset to the token containing it."""
-    cache = _doc_cache(doc)
-    if "starts" not in cache:
-        cache["starts"] = [t.idx for t in doc]
-    starts = cache["starts"]
+    starts = _doc_columns(doc)[0]
 
     def index(char):
         return max(bisect.bisect_right(starts, char) - 1, 0)
@@ -169,12 +245,12 @@ class LineBreaks:
         if pos == -1:
             return doc
         index = _char_to_token_index(doc)
-        starts = _doc_cache(doc)["starts"]
+        starts, _, spaces = _doc_columns(doc)
         n = len(doc)
         while pos != -1:
             i = index(pos)
             j = i + 1
-            while j < n and doc[j].is_space:
+            while j < n and spaces[j]:
                 j += 1
             if j < n:
                 doc[j].is_sent_start = True
@@ -331,7 +407,13 @@ _DISCLAIMER = re.compile(
     r"this (?:e-?mail|message) and any attachments",
     re.IGNORECASE,
 )
+_DISCLAIMER_CS = _case_sensitive(_DISCLAIMER)
 _AUTO = re.compile("|".join(_NOISE_TO_END), re.MULTILINE | re.IGNORECASE)
+
+
+def _finditer_first(pattern, twin, text):
+    """True when the IGNORECASE ``pattern`` matches anywhere in ``text``."""
+    return next(_finditer_nocase(pattern, twin, text), None) is not None
 _LINES = re.compile("|".join(_NOISE_LINES), re.MULTILINE)
 _MARKUP_RE = re.compile(_MARKUP)
 
@@ -370,7 +452,9 @@ def noise_spans(text: str, signatures: bool = True, disclaimers: bool = True):
                 count += 1
                 end = m.end() + line.end()
             spans.append((m.start(), end))
-    if disclaimers:
+    if disclaimers and _finditer_first(_DISCLAIMER, _DISCLAIMER_CS, text[:cut]):
+        # Most notes have no footer; only those that match somewhere are
+        # looked at paragraph by paragraph.
         pos = 0
         for para in re.split(r"(\n[ \t]*\n)", text[:cut]):
             if _DISCLAIMER.search(para):
@@ -570,6 +654,10 @@ _DISMISS_FORWARD = re.compile(
 )
 
 
+_DISMISS_BACKWARD_CS = _case_sensitive(_DISMISS_BACKWARD)
+_DISMISS_FORWARD_CS = _case_sensitive(_DISMISS_FORWARD)
+
+
 @Language.factory("objections_negation", default_config={"window": 6})
 class NegationMarker:
     """Mark tokens in the scope of a negation cue.
@@ -610,7 +698,8 @@ class NegationMarker:
         sent_start = [flag == 1 for flag in sent_flags]
         is_space = [flag == 1 for flag in space_flags]
         consumed = [False] * n  # cue tokens already explained by a dismissal
-        for m in _DISMISS_BACKWARD.finditer(text):
+        lower = _lowered(text)
+        for m in _finditer_nocase(_DISMISS_BACKWARD, _DISMISS_BACKWARD_CS, text, lower):
             first, last = index(m.start()), index(m.end() - 1)
             for i in range(first, last + 1):
                 consumed[i] = True
@@ -620,7 +709,7 @@ class NegationMarker:
                 if sent_start[i]:
                     break
                 i -= 1
-        for m in _DISMISS_FORWARD.finditer(text):
+        for m in _finditer_nocase(_DISMISS_FORWARD, _DISMISS_FORWARD_CS, text, lower):
             first, last = index(m.start()), index(m.end() - 1)
             for i in range(first, last + 1):
                 consumed[i] = True
@@ -683,36 +772,58 @@ _PLACEHOLDER_RE = re.compile(
     "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDER_PATTERNS),
     re.IGNORECASE,
 )
-# Every placeholder but url, email and the digit-free quarter words needs a
-# digit; about half of all notes have none.  Leaving out alternatives that
-# cannot match anywhere in a text gives exactly the same matches, faster.
-_DIGIT_RE = re.compile(r"\d")
+# Scanning a note with the whole placeholder pattern costs more than all the
+# rest of the pipeline: ``re`` tries every alternative at every character.
+# But every match of a placeholder starts close before a digit (at most
+# _DIGIT_REACH characters: "september. 3", "usd  45"), or where a URL hint,
+# an e-mail's "@" run or a digit-free quarter word ("eoq") starts.  Trying
+# the pattern only at those positions, leftmost first and past the previous
+# match, yields exactly what ``finditer`` yields.
+_DIGIT_RUN_RE = re.compile(r"\d+")
+_DIGIT_REACH = 16
 _URL_HINT_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
 _QUARTER_WORD_RE = re.compile(r"eoq|eoy|boq|qoq|yoy", re.IGNORECASE)
+_EMAIL_CHAR_RE = re.compile(r"[\w.+-]")
 
 
-@lru_cache(maxsize=16)
-def _placeholder_subset(names):
-    return re.compile(
-        "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDER_PATTERNS if name in names),
-        re.IGNORECASE,
-    )
+def _placeholder_starts(text):
+    """Positions where a placeholder match may start, in order."""
+    starts = set()
+    for m in _DIGIT_RUN_RE.finditer(text):
+        starts.update(range(max(m.start() - _DIGIT_REACH, 0), m.end()))
+    for hint in (_URL_HINT_RE, _QUARTER_WORD_RE):
+        starts.update(m.start() for m in hint.finditer(text))
+    at = text.find("@")
+    while at != -1:
+        i = at - 1
+        while i >= 0 and _EMAIL_CHAR_RE.match(text, i):
+            starts.add(i)
+            i -= 1
+        at = text.find("@", at + 1)
+    return sorted(starts)
 
 
 def _placeholder_matches(text):
-    """``_PLACEHOLDER_RE.finditer(text)``, skipping alternatives that cannot match."""
-    if _DIGIT_RE.search(text):
-        return _PLACEHOLDER_RE.finditer(text)
-    names = tuple(
-        name
-        for name, possible in (
-            ("url", _URL_HINT_RE.search(text)),
-            ("email", "@" in text),
-            ("quarter", _QUARTER_WORD_RE.search(text)),
-        )
-        if possible
-    )
-    return _placeholder_subset(names).finditer(text) if names else iter(())
+    """``_PLACEHOLDER_RE.finditer(text)``, trying only where a match can start."""
+    starts = _placeholder_starts(text)
+    if len(starts) * 4 > len(text):
+        # Digits everywhere (tables, logs): one scan is cheaper.
+        yield from _PLACEHOLDER_RE.finditer(text)
+        return
+    match = _PLACEHOLDER_RE.match
+    end = 0
+    for start in starts:
+        if start < end:
+            continue
+        m = match(text, start)
+        if m is not None:
+            yield m
+            end = m.end()
+
+
+# Distinct words whose term the normalizer remembers; past this the memo
+# starts over, so memory stays flat on endless streams of new words.
+_TERM_CACHE_MAX = 200_000
 
 
 @Language.factory("objections_normalize", default_config={"placeholders": True})
@@ -739,6 +850,7 @@ class Normalizer:
         # what "froze" finds; looking up the lower-cased word makes notes in
         # ALL CAPS or Title Case count the same as the rest.
         self._table = None
+        self._terms = {}
         if "lemmatizer" in nlp.pipe_names:
             lemmatizer = nlp.get_pipe("lemmatizer")
             lookups = getattr(lemmatizer, "lookups", None)
@@ -746,16 +858,28 @@ class Normalizer:
                 self._table = lookups.get_table("lemma_lookup")
 
     def __call__(self, doc: Doc) -> Doc:
-        values = []
         table = self._table
-        for t in doc:
-            if t.is_punct or t.is_space:
-                values.append("")
-            elif table is not None:
-                lower = t.lower_
-                values.append(table.get(lower, lower))
-            else:
-                values.append((t.lemma_ or t.text).lower())
+        if table is not None:
+            # The term depends only on the word (its lexeme), so it is looked
+            # up once per distinct word and then read from a dictionary.
+            terms = self._terms
+            if len(terms) > _TERM_CACHE_MAX:
+                terms.clear()
+            orths = _doc_columns(doc)[1]
+            values = [terms.get(orth) for orth in orths]
+            if None in values:
+                vocab = doc.vocab
+                for i, value in enumerate(values):
+                    if value is None:
+                        lexeme = vocab[orths[i]]
+                        if lexeme.is_punct or lexeme.is_space:
+                            value = ""
+                        else:
+                            lower = lexeme.lower_
+                            value = table.get(lower, lower)
+                        values[i] = terms[orths[i]] = value
+        else:
+            values = ["" if t.is_punct or t.is_space else (t.lemma_ or t.text).lower() for t in doc]
         if self.placeholders and len(doc):
             index = _char_to_token_index(doc)
             for m in _placeholder_matches(_doc_text(doc)):
@@ -821,6 +945,7 @@ def build_nlp(spacy_model: str | None = None, disable: tuple = (), lexicon=None)
                 "installed package nor a saved pipeline directory. Install it with pip "
                 "or leave out --spacy-model to use the built-in blank English pipeline."
             ) from exc
+    nlp.tokenizer = _TextKeepingTokenizer(nlp.tokenizer)
     if "senter" not in nlp.pipe_names and "parser" not in nlp.pipe_names:
         nlp.add_pipe("sentencizer", first=True)
     nlp.add_pipe("objections_linebreaks")

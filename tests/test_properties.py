@@ -291,3 +291,42 @@ def test_score_file_empty_table_keeps_its_columns(small_model, suffix, tmp_path)
         assert list(pd.read_parquet(out).columns) == ["id", "text"] + RESULT_COLUMNS
     else:
         assert out.read_text() == ""
+
+
+# -- the fast regex paths find exactly what the plain patterns find -----------
+
+#: Pieces that exercise the placeholder and dismissal patterns, and the
+#: characters case-insensitive matching treats specially.
+PATTERN_PIECES = [
+    "$45k", "USD 1,200", "12.5%", "Q3", "FY'24", "fy 2025", "H2", "EOQ", "yoy",
+    "Sept. 3", "3rd March", "2026-11-26", "11/26/2026", "+44 20 7946 0958",
+    "(555) 123-4567", "3x", "1st", "https://x.io/a?b=1", "WWW.Acme.com",
+    "dana.lee+crm@acme-corp.co.uk", "@", "@@x.io", "budget isn't the issue",
+    "Price WASN'T a concern", "no concerns about security", "not worried about",
+    "had nothing to do with", "is fine", "ARE GOOD", "is not what's holding",
+    "\u017f", "\u0131", "\u0130", "\u212a", "\u00df", "K", "9", "\u0663", " ", "\n",
+    "september", "twenty", "x" * 20, "  ", ".",
+]
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(PATTERN_PIECES) | st.text(max_size=6), max_size=25).map("".join))
+def test_placeholder_windows_match_full_scan(text):
+    from objections.preprocess import _PLACEHOLDER_RE, _placeholder_matches
+
+    fast = [(m.span(), m.lastgroup) for m in _placeholder_matches(text)]
+    assert fast == [(m.span(), m.lastgroup) for m in _PLACEHOLDER_RE.finditer(text)]
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(PATTERN_PIECES) | st.text(max_size=6), max_size=25).map("".join))
+def test_lowercase_twins_match_case_insensitive_patterns(text):
+    from objections import preprocess as P
+
+    for pattern, twin in [
+        (P._DISMISS_BACKWARD, P._DISMISS_BACKWARD_CS),
+        (P._DISMISS_FORWARD, P._DISMISS_FORWARD_CS),
+        (P._DISCLAIMER, P._DISCLAIMER_CS),
+    ]:
+        fast = [m.span() for m in P._finditer_nocase(pattern, twin, text)]
+        assert fast == [m.span() for m in pattern.finditer(text)]
