@@ -12,7 +12,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
-
 from spacy.attrs import IDX, IS_SPACE, LENGTH, LOWER, SENT_START
 
 from .preprocess import NEG_DISMISSED, NEG_NEGATED
