@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from array import array
+from collections import Counter
 from itertools import repeat
 
 import numpy as np
@@ -12,13 +13,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
-from spacy.attrs import IDX, IS_SPACE, LENGTH, LOWER, SENT_START
 
-from .preprocess import NEG_DISMISSED, NEG_NEGATED
+from .preprocess import NEG_DISMISSED, NEG_NEGATED, NEG_NONE, pop_token_columns
 
 __all__ = ["NoteFeatures", "doc_to_features", "NoteVectorizer"]
-
-_PREFIX = {NEG_NEGATED: "neg_", NEG_DISMISSED: "ok_"}
 
 
 class NoteFeatures:
@@ -92,59 +90,83 @@ def doc_to_features(doc, rep_weight=0.5, bigrams=True, negation=True, text=None)
     if not n:
         return NoteFeatures(text, "", [])
     # Token columns read in C (no Token objects); words as string hashes.
-    starts, lengths, lowers, sent_flags, spaces = doc.to_array([IDX, LENGTH, LOWER, SENT_START, IS_SPACE]).T.tolist()
-    strings = doc.vocab.strings
-    lower_of = _LOWER_STRINGS
-    if len(lower_of) > _LOWER_STRINGS_MAX:
-        lower_of.clear()
-    prefix = _PREFIX if negation else {}
-    clean_parts = []
+    starts, lengths, lowers, spaces, sent_starts = pop_token_columns(doc)
+    # Tokens that carry a term: not noise, not punctuation or space.
+    kept = [i for i in range(n) if norms[i] and not noise[i]]
+    if negation:
+        terms_of = [_PREFIX_OF[negs[i]] + norms[i] for i in kept]
+    else:
+        terms_of = [norms[i] for i in kept]
+    # Character n-grams read the words as written (lower-cased), except
+    # that placeholders stay placeholders.
+    lower_of = _LOWER_STRINGS.get
+    clean = " ".join(
+        [
+            norms[i] if norms[i].startswith("__") else lower_of(lowers[i]) or _lower_word(doc, lowers[i])
+            for i in kept
+        ]
+    )
+    # Sentences start at token 0 and wherever SENT_START is 1, as
+    # ``doc.sents`` has them.
+    bounds = [i for i in range(1, n) if sent_starts[i]]
+    bounds.append(n)
+    # Seller words weigh less; without any, every weight is 1 and the
+    # counting runs in C (collections.Counter).
+    weighted = rep_weight != 1.0 and "rep" in speakers
     sentences = []
+    k = 0
+    n_kept = len(kept)
+    for end in bounds:
+        first = k
+        while k < n_kept and kept[k] < end:
+            k += 1
+        if k == first:
+            continue
+        seq = terms_of[first:k]
+        if weighted:
+            terms = _weighted_terms(seq, [rep_weight if speakers[i] == "rep" else 1.0 for i in kept[first:k]], bigrams)
+        else:
+            terms = Counter(seq)
+            if bigrams and len(seq) > 1:
+                terms.update(map(_join_pair, seq, seq[1:]))
+        # Punctuation after the last word still belongs to the sentence a
+        # user reads as evidence ("...froze spend.").
+        j = end - 1
+        while j > kept[k - 1] and (noise[j] or spaces[j]):
+            j -= 1
+        sentences.append((starts[kept[first]], starts[j] + lengths[j], terms))
+    return NoteFeatures(text, clean, sentences)
+
+
+_PREFIX_OF = {NEG_NONE: "", NEG_NEGATED: "neg_", NEG_DISMISSED: "ok_"}
+
+
+def _join_pair(a, b):
+    return a + " " + b
+
+
+def _weighted_terms(seq, weights, bigrams):
+    """Term weights of one sentence; a bigram weighs as its lighter word."""
     terms = {}
     prev = None
     prev_w = 0.0
-    first_char = last_char = None
-    for i in range(n):
-        # A sentence starts at token 0 and wherever SENT_START is 1, as
-        # ``doc.sents`` has it.
-        if sent_flags[i] == 1 and i:
-            if terms:
-                sentences.append((first_char, last_char, terms))
-            terms = {}
-            prev = None
-            prev_w = 0.0
-            first_char = last_char = None
-        if noise[i]:
-            continue
-        norm = norms[i]
-        if not norm:
-            # Punctuation after the first word still belongs to the
-            # sentence a user reads as evidence ("...froze spend.").
-            if first_char is not None and not spaces[i]:
-                last_char = starts[i] + lengths[i]
-            continue
-        w = rep_weight if speakers[i] == "rep" else 1.0
-        neg = negs[i]
-        term = prefix[neg] + norm if neg and neg in prefix else norm
+    for term, w in zip(seq, weights):
         terms[term] = terms.get(term, 0.0) + w
         if bigrams and prev is not None:
             bigram = prev + " " + term
-            terms[bigram] = terms.get(bigram, 0.0) + (w if w < prev_w else prev_w)
+            terms[bigram] = terms.get(bigram, 0.0) + min(w, prev_w)
         prev, prev_w = term, w
-        if norm.startswith("__"):
-            clean_parts.append(norm)
-        else:
-            lower = lowers[i]
-            word = lower_of.get(lower)
-            if word is None:
-                word = lower_of[lower] = strings[lower]
-            clean_parts.append(word)
-        if first_char is None:
-            first_char = starts[i]
-        last_char = starts[i] + lengths[i]
-    if terms:
-        sentences.append((first_char, last_char, terms))
-    return NoteFeatures(text, " ".join(clean_parts), sentences)
+    return terms
+
+
+def _lower_word(doc, lower):
+    """The lower-cased word of a LOWER hash (memoised: the StringStore is slow)."""
+    word = _LOWER_STRINGS.get(lower)
+    if word is None:
+        if len(_LOWER_STRINGS) > _LOWER_STRINGS_MAX:
+            _LOWER_STRINGS.clear()
+        word = _LOWER_STRINGS[lower] = doc.vocab.strings[lower]
+    return word
 
 
 # Lower-cased word of each LOWER hash seen (the StringStore lookup is the

@@ -27,9 +27,11 @@ import bisect
 import re
 from functools import lru_cache
 
+import numpy as np
 import spacy
-from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH, SENT_START
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, LOWER, ORTH, SENT_START
 from spacy.language import Language
+from spacy.pipeline import Sentencizer
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Token
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
@@ -84,8 +86,8 @@ for _name, _getter in _TOKEN_EXTENSIONS.items():
 # spaCy rebuilds ``doc.text`` token by token on every access, and every
 # ``Token`` object a loop creates costs more than the work done with it.
 # They are computed once per Doc and kept in its user_data while our
-# components run; the normalizer (last) removes them, so finished Docs carry
-# nothing extra.  The entry names the Doc and its length, so an entry copied
+# components run, and feature extraction (``pop_token_columns``) removes
+# them.  The entry names the Doc and its length, so an entry copied
 # onto another Doc (``Span.as_doc(copy_user_data=True)``) is never trusted.
 _CACHE_KEY = "objections_cache"
 
@@ -114,19 +116,43 @@ def _doc_turns(doc):
 
 
 def _doc_columns(doc):
-    """Per-token ``(starts, orths, is_space)`` lists, read once per Doc.
+    """Per-token lists ``(starts, lengths, orths, lowers, is_space, is_punct)``.
 
-    ``Doc.to_array`` reads the token structs in C: no Token objects.  Words
-    are their ``ORTH`` string hashes.
+    Read once per Doc with ``Doc.to_array``, which reads the token structs
+    in C: no Token objects.  Words are their string hashes.
     """
     cache = _doc_cache(doc)
-    if "starts" not in cache:
+    columns = cache.get("columns")
+    if columns is None:
         if len(doc):
-            starts, orths, spaces = doc.to_array([IDX, ORTH, IS_SPACE]).T.tolist()
+            columns = doc.to_array([IDX, LENGTH, ORTH, LOWER, IS_SPACE, IS_PUNCT]).T.tolist()
         else:
-            starts, orths, spaces = [], [], []
-        cache["starts"], cache["orths"], cache["spaces"] = starts, orths, spaces
-    return cache["starts"], cache["orths"], cache["spaces"]
+            columns = [[] for _ in range(6)]
+        cache["columns"] = columns
+    return columns
+
+
+def _doc_sent_starts(doc):
+    """Per-token sentence-start flags (True where a sentence starts)."""
+    cache = _doc_cache(doc)
+    flags = cache.get("sents")
+    if flags is None:
+        flags = [flag == 1 for flag in doc.to_array([SENT_START]).tolist()] if len(doc) else []
+        cache["sents"] = flags
+    return flags
+
+
+def pop_token_columns(doc):
+    """``(starts, lengths, lowers, is_space, sent_starts)`` lists of a processed Doc.
+
+    Feature extraction reads the columns our components already read (and
+    then removes them from the Doc), so a Doc's columns come out of spaCy
+    once.
+    """
+    starts, lengths, _, lowers, spaces, _ = _doc_columns(doc)
+    sents = _doc_sent_starts(doc)
+    _drop_doc_cache(doc)
+    return starts, lengths, lowers, spaces, sents
 
 
 def _drop_doc_cache(doc):
@@ -224,6 +250,51 @@ def _mark_spans(doc, spans, values, value):
 # Sentences: the sentencizer handles punctuation; notes also break on lines.
 
 
+@Language.factory("objections_sentencizer", default_config={"punct_chars": None})
+class PunctSentencizer:
+    """spaCy's rule-based ``sentencizer``, reading token columns.
+
+    Same rule and default punctuation as ``spacy.pipeline.Sentencizer``:
+    a sentence ends after a run of sentence-final punctuation and the next
+    starts at the first token that is not punctuation.  Every token's
+    sentence start is set.  spaCy's version makes a Python ``Token`` for
+    every token of every note; this one reads the words as hashes.
+
+    Parameters
+    ----------
+    punct_chars : list of str, optional
+        Sentence-final punctuation; spaCy's default list when None.
+    """
+
+    def __init__(self, nlp, name, punct_chars):
+        self.name = name
+        chars = punct_chars or Sentencizer.default_punct_chars
+        self._final_ids = frozenset(get_string_id(c) for c in chars)
+
+    def __call__(self, doc: Doc) -> Doc:
+        n = len(doc)
+        if not n:
+            return doc
+        _, _, orths, _, _, puncts = _doc_columns(doc)
+        final = self._final_ids
+        flags = [False] * n
+        flags[0] = True
+        start = 0
+        seen_final = False
+        for i in range(n):
+            is_final = orths[i] in final
+            if seen_final and not puncts[i] and not is_final:
+                flags[start] = True
+                start = i
+                seen_final = False
+            elif is_final:
+                seen_final = True
+        flags[start] = True
+        doc.from_array([SENT_START], np.where(flags, 1, -1).astype(np.uint64).reshape(-1, 1))
+        _doc_cache(doc)["sents"] = flags
+        return doc
+
+
 @Language.factory("objections_linebreaks")
 class LineBreaks:
     """Start a new sentence after every line break.
@@ -245,15 +316,17 @@ class LineBreaks:
         if pos == -1:
             return doc
         index = _char_to_token_index(doc)
-        starts, _, spaces = _doc_columns(doc)
+        starts, _, _, _, spaces, _ = _doc_columns(doc)
+        sents = _doc_sent_starts(doc)
         n = len(doc)
         while pos != -1:
             i = index(pos)
             j = i + 1
             while j < n and spaces[j]:
                 j += 1
-            if j < n:
+            if j < n and not sents[j]:
                 doc[j].is_sent_start = True
+                sents[j] = True
             pos = text.find("\n", starts[i + 1]) if i + 1 < n else -1
         return doc
 
@@ -692,11 +765,10 @@ class NegationMarker:
         index = _char_to_token_index(doc)
         # Token attributes as arrays (no Token objects); words are compared
         # by their string hash.
-        lower_ids, sent_flags, space_flags = doc.to_array([LOWER, SENT_START, IS_SPACE]).T.tolist()
+        _, _, _, lower_ids, is_space, _ = _doc_columns(doc)
+        sent_start = _doc_sent_starts(doc)
         is_cue = [h in _NEG_CUE_IDS for h in lower_ids]
         is_break = [h in _SCOPE_BREAK_IDS for h in lower_ids]
-        sent_start = [flag == 1 for flag in sent_flags]
-        is_space = [flag == 1 for flag in space_flags]
         consumed = [False] * n  # cue tokens already explained by a dismissal
         lower = _lowered(text)
         for m in _finditer_nocase(_DISMISS_BACKWARD, _DISMISS_BACKWARD_CS, text, lower):
@@ -784,6 +856,7 @@ _DIGIT_REACH = 16
 _URL_HINT_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
 _QUARTER_WORD_RE = re.compile(r"eoq|eoy|boq|qoq|yoy", re.IGNORECASE)
 _EMAIL_CHAR_RE = re.compile(r"[\w.+-]")
+_HINTS = [(hint, _case_sensitive(hint)) for hint in (_URL_HINT_RE, _QUARTER_WORD_RE)]
 
 
 def _placeholder_starts(text):
@@ -791,8 +864,9 @@ def _placeholder_starts(text):
     starts = set()
     for m in _DIGIT_RUN_RE.finditer(text):
         starts.update(range(max(m.start() - _DIGIT_REACH, 0), m.end()))
-    for hint in (_URL_HINT_RE, _QUARTER_WORD_RE):
-        starts.update(m.start() for m in hint.finditer(text))
+    lower = _lowered(text)
+    for hint, twin in _HINTS:
+        starts.update(m.start() for m in _finditer_nocase(hint, twin, text, lower))
     at = text.find("@")
     while at != -1:
         i = at - 1
@@ -865,7 +939,7 @@ class Normalizer:
             terms = self._terms
             if len(terms) > _TERM_CACHE_MAX:
                 terms.clear()
-            orths = _doc_columns(doc)[1]
+            orths = _doc_columns(doc)[2]
             values = [terms.get(orth) for orth in orths]
             if None in values:
                 vocab = doc.vocab
@@ -888,7 +962,6 @@ class Normalizer:
                 for i in range(first + 1, last + 1):
                     values[i] = ""
         doc._.obj_norm = values
-        _drop_doc_cache(doc)
         return doc
 
 
@@ -947,7 +1020,7 @@ def build_nlp(spacy_model: str | None = None, disable: tuple = (), lexicon=None)
             ) from exc
     nlp.tokenizer = _TextKeepingTokenizer(nlp.tokenizer)
     if "senter" not in nlp.pipe_names and "parser" not in nlp.pipe_names:
-        nlp.add_pipe("sentencizer", first=True)
+        nlp.add_pipe("objections_sentencizer", first=True)
     nlp.add_pipe("objections_linebreaks")
     nlp.add_pipe("objections_noise")
     nlp.add_pipe("objections_speakers")
@@ -997,7 +1070,6 @@ class NullComponent:
             doc._.obj_negation = [NEG_NONE] * n
         elif self.attr == "obj_norm_lower":
             doc._.obj_norm = ["" if t.is_punct or t.is_space else t.lower_ for t in doc]
-            _drop_doc_cache(doc)
         return doc
 
 

@@ -457,6 +457,24 @@ def test_crlf_line_ends_split_sentences(nlp):
     assert [s.text.strip() for s in doc.sents] == ["no SAML", "team too small"]
 
 
+def test_sentence_starts_match_spacys_sentencizer(corpus):
+    # Our sentencizer reads token columns instead of Token objects; it must
+    # split exactly where spaCy's own does, on every note of the corpus and
+    # on punctuation-heavy odd cases.
+    import spacy
+
+    blank = spacy.blank("en")
+    theirs = blank.add_pipe("sentencizer")
+    ours = blank.add_pipe("objections_sentencizer")
+    texts = [row["text"] for row in corpus] + [
+        "", "...", "Wait?! Really?!! ok.", "“Quoted.” Then more", "a . . b", "Done。次",
+        "!!!", "x", "e.g. this one", "— no —. Yes", "Q: why? A: budget!!\n\nNext.",
+    ]
+    for text in texts:
+        expected = [t.is_sent_start for t in theirs(blank.make_doc(text))]
+        assert [t.is_sent_start for t in ours(blank.make_doc(text))] == expected, text
+
+
 # -- disabled components -----------------------------------------------------
 
 
