@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -194,7 +195,7 @@ def score_file(
                 id_hashes.append(_id_hashes(chunk[id_col].tolist()))
             yield chunk
 
-    def account(chunk, columns, writer):
+    def account(chunk, columns):
         out = chunk.copy()
         for name in RESULT_COLUMNS:
             out[name] = columns[name]
@@ -220,11 +221,11 @@ def score_file(
                 # the input had none either.
                 writer.write(pd.DataFrame(columns=RESULT_COLUMNS))
             elif second is None:
-                account(first, score_texts(clf, first[text_col].tolist()), writer)
+                account(first, score_texts(clf, first[text_col].tolist()))
                 for chunk in source:
-                    account(chunk, score_texts(clf, chunk[text_col].tolist()), writer)
+                    account(chunk, score_texts(clf, chunk[text_col].tolist()))
             else:
-                _score_parallel(clf, [first, second], source, text_col, jobs, account, writer)
+                _score_parallel(clf, [first, second], source, text_col, jobs, account)
     finally:
         clf.batch_size = saved_batch_size
     stats.bad_lines = read_stats.get("bad_lines", 0)
@@ -236,8 +237,23 @@ def score_file(
     return stats
 
 
-def _score_parallel(clf, head, source, text_col, jobs, account, writer):
+def _score_parallel(clf, head, source, text_col, jobs, account):
     """Score chunks across ``jobs`` worker processes, writing them in input order."""
+    if _pool_context() is not None:
+        # Forked workers inherit what the parent has built: make the spaCy
+        # pipeline (and its lemma tables) once here rather than once per
+        # worker, and move everything loaded so far out of the garbage
+        # collector's reach, so collections in the workers do not touch
+        # (and so copy) the shared pages.
+        clf.process(["warm up"])
+        gc.freeze()
+    try:
+        _run_pool(clf, head, source, text_col, jobs, account)
+    finally:
+        gc.unfreeze()
+
+
+def _run_pool(clf, head, source, text_col, jobs, account):
     pending = deque()
     with warnings.catch_warnings():
         # Python 3.12+ warns that fork() in a process with threads may
@@ -259,7 +275,7 @@ def _score_parallel(clf, head, source, text_col, jobs, account, writer):
                     if chunk is None:
                         chunk = next(source, None)
                 done_chunk, future = pending.popleft()
-                account(done_chunk, future.result(), writer)
+                account(done_chunk, future.result())
         except BaseException:
             # An error or Ctrl-C: stop the workers now rather than letting
             # them finish their queued chunks.
