@@ -208,10 +208,12 @@ def score(input, output, model, text_col, id_col, jobs, batch_size, chunk_size, 
 @click.option("--lexicon", type=click.Path(), default=None,
               help="YAML file of your competitors, products and abbreviations; saved with the model "
                    "and applied whenever it scores.")
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True,
+              help="Threads fitting the models; -1 uses every core.  The model does not depend on it.")
 @quiet_option
 @handle_errors
 def train(data, output, text_col, label_col, split_col, spacy_model, cv, no_cv_report, encoding,
-          base, added, add_weight, lexicon, quiet):
+          base, added, add_weight, lexicon, jobs, quiet):
     """Train a model on labelled tables and save it with its model card.
 
     DATA are CSV/TSV/JSONL/Parquet/XLSX files with a text column and a label
@@ -246,6 +248,15 @@ def train(data, output, text_col, label_col, split_col, spacy_model, cv, no_cv_r
         raise click.UsageError("--add-weight weighs the --add rows; give them with --add LABELS.")
     base_file = [base] if base is not None and base.lower() not in ("default", "none") else []
     check_model_output(output, [*data, *added, *base_file])
+    from .training import fit_jobs
+
+    with fit_jobs(jobs if jobs >= 1 else -1):
+        _train(data, output, text_col, label_col, split_col, spacy_model, cv, no_cv_report, encoding,
+               base, added, add_weight, lexicon, quiet)
+
+
+def _train(data, output, text_col, label_col, split_col, spacy_model, cv, no_cv_report, encoding,
+           base, added, add_weight, lexicon, quiet):
     if added or base is not None:
         from .retrain import train_with_base
 

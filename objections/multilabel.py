@@ -10,6 +10,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -206,18 +208,34 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
         n_splits = int(min(self.cv, counts[counts > 0].min())) if self.cv else 0
         logits = np.zeros((n, k))
         present = np.flatnonzero(counts > 0)
+        # Every fit (k presence models and the primary model, per fold and
+        # on all the data) is independent: they run as joblib tasks, in
+        # threads (the solvers spend their time in compiled code), spread
+        # over the cores of an enclosing ``joblib.parallel_config(n_jobs=...)``
+        # and one at a time otherwise.  The results do not depend on how
+        # many run at once.
+        splits = []
         if n_splits >= 2:
             folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
-            for train, test in folds.split(np.zeros(n), primary_idx):
-                for j in range(k):
-                    decision[test, j] = self._fit_one(X[train], Y[train, j], sw, train).decision_function(
-                        X[test]
-                    )
-                logits[test] = self._primary_logits(
-                    self._fit_primary(X[train], primary_idx[train], sw, train), X[test], k
-                )
-        self.estimators_ = [self._fit_one(X, Y[:, j], sw, None) for j in range(k)]
-        self.primary_estimator_ = self._fit_primary(X, primary_idx, sw, None)
+            splits = list(folds.split(np.zeros(n), primary_idx))
+        tasks = []
+        for train, _ in splits + [(None, None)]:
+            rows = slice(None) if train is None else train
+            Xt = X if train is None else X[train]
+            if sp.issparse(Xt):
+                # The solvers' input checks sort a matrix's indices in place;
+                # done here first, threads sharing a matrix never race to.
+                Xt.sum_duplicates()
+            tasks += [delayed(self._fit_one)(Xt, Y[rows, j], sw, train) for j in range(k)]
+            tasks.append(delayed(self._fit_primary)(Xt, primary_idx[rows], sw, train))
+        fitted = Parallel(prefer="threads")(tasks)
+        for f, (_, test) in enumerate(splits):
+            models = fitted[f * (k + 1) : (f + 1) * (k + 1)]
+            for j in range(k):
+                decision[test, j] = models[j].decision_function(X[test])
+            logits[test] = self._primary_logits(models[k], X[test], k)
+        self.estimators_ = fitted[-(k + 1) : -1]
+        self.primary_estimator_ = fitted[-1]
         if n_splits < 2:
             # Too few examples per class for out-of-fold scores: fall back
             # to in-sample scores (overconfident, documented in the card).

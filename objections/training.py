@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
 from collections import Counter
 
+import joblib
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
@@ -78,7 +80,7 @@ def check_training_data(texts, labels, min_per_label=MIN_PER_LABEL):
     return labels
 
 
-def train(texts, labels, sample_weight=None, **params):
+def train(texts, labels, sample_weight=None, n_jobs=None, **params):
     """Fit an :class:`ObjectionClassifier` after checking the data.
 
     Parameters
@@ -87,6 +89,10 @@ def train(texts, labels, sample_weight=None, **params):
     labels : sequence of str or tuple
         Label cells (``"market;pitch"``) or tuples, primary first.
     sample_weight : array-like, optional
+    n_jobs : int, optional
+        Threads fitting the models (``-1``: every core); the model is the
+        same whatever the number.  None keeps joblib's setting (one unless
+        inside ``joblib.parallel_config``).
     **params
         Passed to :class:`ObjectionClassifier`.
 
@@ -97,7 +103,15 @@ def train(texts, labels, sample_weight=None, **params):
     texts = list(texts)
     labels = check_training_data(texts, list(labels))
     clf = ObjectionClassifier(**params)
-    return clf.fit(texts, [";".join(lab) for lab in labels], sample_weight=sample_weight)
+    with fit_jobs(n_jobs):
+        return clf.fit(texts, [";".join(lab) for lab in labels], sample_weight=sample_weight)
+
+
+def fit_jobs(n_jobs):
+    """Context in which model fits run on ``n_jobs`` threads (None: unchanged)."""
+    if n_jobs is None:
+        return contextlib.nullcontext()
+    return joblib.parallel_config(n_jobs=n_jobs)
 
 
 def cross_validate(texts, labels, cv=5, notes=None, groups=None, random_state=0, **params):
