@@ -176,25 +176,37 @@ def _lowered(text):
     return lower
 
 
-def _case_sensitive(pattern):
-    """The case-sensitive twin of a case-insensitive pattern, for :func:`_lowered` text."""
-    literals = re.sub(r"\\.|\(\?P<\w+>", "", pattern.pattern)  # escapes and group names aside
+def _case_sensitive(pattern, lower_literals=False):
+    """The case-sensitive twin of a case-insensitive pattern, for :func:`_lowered` text.
+
+    With ``lower_literals`` the pattern's literals are lower-cased first
+    (the same pattern, since it ignores case); its escapes must then all be
+    lower-case ones (``\\b``, ``\\n``), which lower-casing leaves alone.
+    """
+    source = pattern.pattern
+    if lower_literals:
+        if re.search(r"\\[A-Z]", source):
+            raise ValueError(f"{source[:40]!r}...: an upper-case escape would change meaning")
+        source = source.lower()
+    literals = re.sub(r"\\.|\(\?P<\w+>", "", source)  # escapes and group names aside
     if literals != literals.lower():
-        raise ValueError(f"{pattern.pattern[:40]!r}...: spell literals in lower case")
-    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+        raise ValueError(f"{source[:40]!r}...: spell literals in lower case")
+    return re.compile(source, pattern.flags & ~re.IGNORECASE)
 
 
 _UNSET = object()
 
 
-def _finditer_nocase(pattern, twin, text, lower=_UNSET):
-    """``pattern.finditer(text)`` for an IGNORECASE pattern, via its twin when exact.
+def _finditer_nocase(pattern, twin, text, lower=_UNSET, endpos=None):
+    """``pattern.finditer(text, 0, endpos)`` for an IGNORECASE pattern, via its twin when exact.
 
     ``lower`` is ``_lowered(text)`` when the caller has it already.
     """
     if lower is _UNSET:
         lower = _lowered(text)
-    return pattern.finditer(text) if lower is None else twin.finditer(lower)
+    if endpos is None:
+        endpos = len(text)
+    return pattern.finditer(text, 0, endpos) if lower is None else twin.finditer(lower, 0, endpos)
 
 
 class _TextKeepingTokenizer:
@@ -370,6 +382,8 @@ def _chevron_transcript(text):
     Some call recorders export turns as ">> words"; an e-mail whose every
     line is quoted carries nothing of the writer, so it is never that.
     """
+    if ">>" not in text:
+        return False
     lines = [line.lstrip() for line in text.splitlines() if line.strip()]
     chevrons = sum(line.startswith(">>") for line in lines)
     return chevrons >= 2 and chevrons >= 0.6 * len(lines)
@@ -407,6 +421,10 @@ def find_turns(text: str):
     >>> find_turns("Reason: budget\\nNext steps: none")
     []
     """
+    if ":" not in text and ">>" not in text:
+        # A turn ends in a colon, carries a timestamp (which has one) or is
+        # a ">>" line: none here.
+        return []
     turns = []
     chevrons = _chevron_transcript(text)
     for m in _TURN_RE.finditer(text):
@@ -482,6 +500,8 @@ _DISCLAIMER = re.compile(
 )
 _DISCLAIMER_CS = _case_sensitive(_DISCLAIMER)
 _AUTO = re.compile("|".join(_NOISE_TO_END), re.MULTILINE | re.IGNORECASE)
+_AUTO_CS = _case_sensitive(_AUTO, lower_literals=True)
+_SIGNOFF_CS = _case_sensitive(_SIGNOFF)
 
 
 def _finditer_first(pattern, twin, text):
@@ -501,7 +521,8 @@ def noise_spans(text: str, signatures: bool = True, disclaimers: bool = True):
     ['On']
     """
     spans = []
-    m = _AUTO.search(text)
+    lower = _lowered(text)
+    m = next(_finditer_nocase(_AUTO, _AUTO_CS, text, lower), None)
     cut = len(text)
     if m:
         cut = m.start()
@@ -513,7 +534,7 @@ def noise_spans(text: str, signatures: bool = True, disclaimers: bool = True):
         spans.extend(m.span() for m in _LINES.finditer(text, 0, cut))
     spans.extend(m.span() for m in _MARKUP_RE.finditer(text, 0, cut))
     if signatures:
-        for m in _SIGNOFF.finditer(text, 0, cut):
+        for m in _finditer_nocase(_SIGNOFF, _SIGNOFF_CS, text, lower, cut):
             # The sign-off and the short lines under it (name, title, phone)
             # up to a blank line followed by prose.
             end = m.end()

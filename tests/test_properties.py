@@ -306,6 +306,9 @@ PATTERN_PIECES = [
     "had nothing to do with", "is fine", "ARE GOOD", "is not what's holding",
     "\u017f", "\u0131", "\u0130", "\u212a", "\u00df", "K", "9", "\u0663", " ", "\n",
     "september", "twenty", "x" * 20, "  ", ".",
+    "\nOn Tue, Mar 3, 2026 at 10:14 AM Dana <d@x.io> WROTE:\n", "\nLe lun. a écrit :", "\n-- \n",
+    "\n-----Original Message-----", "\nFROM: Dana\nSent: Monday", "\nBest,\n", "\nKind Regards\n",
+    "\nMit freundlichen Grüßen\n", "Confidentiality Notice", "UNSUBSCRIBE",
 ]
 
 
@@ -327,6 +330,8 @@ def test_lowercase_twins_match_case_insensitive_patterns(text):
         (P._DISMISS_BACKWARD, P._DISMISS_BACKWARD_CS),
         (P._DISMISS_FORWARD, P._DISMISS_FORWARD_CS),
         (P._DISCLAIMER, P._DISCLAIMER_CS),
+        (P._AUTO, P._AUTO_CS),
+        (P._SIGNOFF, P._SIGNOFF_CS),
     ]:
         fast = [m.span() for m in P._finditer_nocase(pattern, twin, text)]
         assert fast == [m.span() for m in pattern.finditer(text)]
