@@ -24,6 +24,7 @@ Usage::
     python benchmarks/throughput.py                 # N = 100,000
     python benchmarks/throughput.py --n 30000 --ten-x --json
     python benchmarks/throughput.py --n 500 --train-n 500   # a quick smoke run
+    python benchmarks/throughput.py --stages --n 2000       # CPU cost of each scoring step
 
 Rows/s is wall-clock; ``cpu s`` is user+system time of the measured
 process and its workers, which shows how much a busy machine slowed a run.
@@ -269,6 +270,50 @@ def measure_training(_load, _model, train_n):
     return {"rows": len(texts), "train_seconds": trained, "score_seconds": scored}
 
 
+def stage_costs(load, reps=5):
+    """CPU microseconds per note of each step of scoring, best of ``reps`` passes.
+
+    The steps run one at a time over all the notes (tokenizer, then each
+    pipeline component, then feature extraction, then vectorizing, the
+    linear models and evidence selection), in this process.  The floor is
+    measured alongside, so its share is comparable.
+    """
+    import spacy
+
+    import objections
+    from objections.features import doc_to_features
+    from objections.preprocess import get_nlp
+    from objections.scoring import score_texts
+
+    texts = read_texts(load)
+    clf = objections.load()
+    score_texts(clf, texts)  # warm every cache once
+    nlp = get_nlp()
+    blank = spacy.blank("en")
+    for _ in blank.pipe(texts):
+        pass
+    best = {}
+
+    def timed(name, fn):
+        started = time.process_time()
+        out = fn()
+        best[name] = min(best.get(name, float("inf")), time.process_time() - started)
+        return out
+
+    for _ in range(reps):
+        timed("floor: spacy.blank('en').pipe", lambda: list(blank.pipe(texts)))
+        docs = timed("tokenizer", lambda: [nlp.make_doc(text) for text in texts])
+        for name, component in nlp.pipeline:
+            timed(name, lambda component=component, docs=docs: [component(doc) for doc in docs])
+        notes = timed(
+            "feature extraction",
+            lambda docs=docs: [doc_to_features(doc, text=text) for doc, text in zip(docs, texts)],
+        )
+        timed("vectorizing, models, evidence", lambda notes=notes: clf.tag_notes(notes))
+        timed("score_texts (all of it)", lambda: score_texts(clf, texts))
+    return {name: seconds * 1e6 / len(texts) for name, seconds in best.items()}
+
+
 MEASURES = {
     "floor": measure_floor,
     "sklearn": measure_sklearn,
@@ -358,8 +403,26 @@ def main(argv=None):
         default=TRAIN_N,
         help=f"examples for the training-time check (default {TRAIN_N:,})",
     )
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="only print the CPU cost per note of each scoring step (on N notes; try --n 2000)",
+    )
     parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.stages:
+        with tempfile.TemporaryDirectory(prefix="objections-stages-") as folder:
+            load = Path(folder) / "load.csv"
+            write_load(load, args.n)
+            costs = stage_costs(load)
+        if args.json:
+            print(json.dumps(costs, indent=2))
+        else:
+            print(f"CPU microseconds per note, best of 5 passes over {args.n:,} load notes:")
+            for name, micros in costs.items():
+                print(f"  {name:38s} {micros:8.0f}")
+        return 0
 
     if args.measure:
         what, load, model, train_n = args.measure

@@ -10,6 +10,13 @@ per-token ``Token._`` write costs a dictionary insertion; token-level getters
 Nothing is deleted from the ``Doc``: noise tokens are only flagged, so that
 evidence sentences can be cited from the original text.
 
+Sentences come from ``objections_sentencizer`` (spaCy's punctuation rule)
+and ``objections_linebreaks``.  The components read token attributes as
+columns (``Doc.to_array``) rather than through ``Token`` objects, and keep
+the Doc's text, columns and speaker turns in ``doc.user_data`` while they
+run; :func:`objections.features.doc_to_features` takes that cache off the
+Doc.
+
 Examples
 --------
 >>> from objections.preprocess import get_nlp
