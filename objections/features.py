@@ -316,16 +316,19 @@ class NoteVectorizer(TransformerMixin, BaseEstimator):
             The note (row of ``matrix``) each sentence row belongs to.
         """
         check_is_fitted(self, "words_")
-        if not X:
+        if len(X) == 0:
             self.words_.transform([])  # scikit-learn's error for no rows
         sentence_counts, owners = _sentence_counts(self.words_, X)
         n_words = len(self.words_.vocabulary_)
+        # Sum a note's sentences in float64, then round once, as
+        # ``note.terms()`` + DictVectorizer did.
         counts = sp.csr_matrix(
             (sentence_counts.data, (owners[_row_of_entry(sentence_counts)], sentence_counts.indices)),
             shape=(len(X), n_words),
-            dtype=self.words_.dtype,
-        )
+            dtype=np.float64,
+        ).astype(self.words_.dtype)
         counts.sort_indices()
+        sentence_counts = sentence_counts.astype(self.words_.dtype)
         blocks = [self.word_tfidf_.transform(counts)]
         if self.chars_ is not None:
             blocks.append(_char_tfidf(self.chars_, [note.clean for note in X]) * self.char_weight)
@@ -371,7 +374,7 @@ def _sentence_counts(words, notes):
             sizes.append(len(terms))
             owners.append(i)
     columns = np.asarray(columns, dtype=np.int64)
-    values = np.asarray(values, dtype=words.dtype)
+    values = np.asarray(values, dtype=np.float64)
     rows = np.repeat(np.arange(len(sizes)), sizes)
     known = columns >= 0
     # A sentence's terms are distinct keys, so no row repeats a column.

@@ -299,8 +299,18 @@ class LexiconTokenizer:
 
     def __getattr__(self, name):
         # Everything else (special cases, memory zones) is the wrapped
-        # tokenizer's.
-        return getattr(self.tokenizer, name)
+        # tokenizer's; before __init__ has run (copying, unpickling) there
+        # is nothing to delegate to.
+        tokenizer = self.__dict__.get("tokenizer")
+        if tokenizer is None:
+            raise AttributeError(name)
+        return getattr(tokenizer, name)
+
+    def __setattr__(self, name, value):
+        if name in ("tokenizer", "lexicon"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.tokenizer, name, value)
 
 
 def load_lexicon(path):

@@ -219,15 +219,17 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
             folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
             splits = list(folds.split(np.zeros(n), primary_idx))
         tasks = []
-        for train, _ in splits + [(None, None)]:
-            rows = slice(None) if train is None else train
-            Xt = X if train is None else X[train]
-            if sp.issparse(Xt):
-                # The solvers' input checks sort a matrix's indices in place;
-                # done here first, threads sharing a matrix never race to.
-                Xt.sum_duplicates()
-            tasks += [delayed(self._fit_one)(Xt, Y[rows, j], sw, train) for j in range(k)]
-            tasks.append(delayed(self._fit_primary)(Xt, primary_idx[rows], sw, train))
+        # Fold fits index the matrix as given (each task its own rows, made
+        # inside the task); the final fits share one sorted copy.
+        Xs = X
+        if sp.issparse(X):
+            Xs = X.copy()
+            Xs.sum_duplicates()
+        for train, _ in splits:
+            tasks += [delayed(self._fit_rows)(self._fit_one, X, Y[train, j], sw, train) for j in range(k)]
+            tasks.append(delayed(self._fit_rows)(self._fit_primary, X, primary_idx[train], sw, train))
+        tasks += [delayed(self._fit_one)(Xs, Y[:, j], sw, None) for j in range(k)]
+        tasks.append(delayed(self._fit_primary)(Xs, primary_idx, sw, None))
         fitted = Parallel(prefer="threads")(tasks)
         for f, (_, test) in enumerate(splits):
             models = fitted[f * (k + 1) : (f + 1) * (k + 1)]
@@ -236,6 +238,7 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
             logits[test] = self._primary_logits(models[k], X[test], k)
         self.estimators_ = fitted[-(k + 1) : -1]
         self.primary_estimator_ = fitted[-1]
+        X = Xs
         if n_splits < 2:
             # Too few examples per class for out-of-fold scores: fall back
             # to in-sample scores (overconfident, documented in the card).
@@ -251,6 +254,10 @@ class ThresholdedOneVsRest(ClassifierMixin, BaseEstimator):
         if self.tune_thresholds:
             self.thresholds_ = self._tune(self.oof_scores_, Y, self.oof_primary_.argmax(axis=1))
         return self
+
+    @staticmethod
+    def _fit_rows(fit, X, target, sw, rows):
+        return fit(X[rows], target, sw, rows)
 
     def _fit_primary(self, X, primary_idx, sw, rows):
         weights = None if sw is None else (sw if rows is None else sw[rows])

@@ -157,7 +157,9 @@ def pop_token_columns(doc):
     once.
     """
     starts, lengths, _, lowers, spaces, _ = _doc_columns(doc)
-    sents = _doc_sent_starts(doc)
+    # Sentence starts are read afresh: a component added after ours, or the
+    # caller, may have moved them.
+    sents = [flag == 1 for flag in doc.to_array([SENT_START]).tolist()] if len(doc) else []
     _drop_doc_cache(doc)
     return starts, lengths, lowers, spaces, sents
 
@@ -229,7 +231,9 @@ class _TextKeepingTokenizer:
 
     def __call__(self, text):
         doc = self.tokenizer(text)
-        doc.user_data[_CACHE_KEY] = {"doc": id(doc), "n": len(doc), "text": text}
+        cache = doc.user_data[_CACHE_KEY] = {"doc": id(doc), "n": len(doc)}
+        if _text_is_kept(doc, text):
+            cache["text"] = text
         return doc
 
     def pipe(self, texts, batch_size=1000):
@@ -237,7 +241,33 @@ class _TextKeepingTokenizer:
             yield self(text)
 
     def __getattr__(self, name):
-        return getattr(self.tokenizer, name)
+        # Only called for names not set on the wrapper; before __init__ has
+        # run (copying, unpickling) there is nothing to delegate to.
+        tokenizer = self.__dict__.get("tokenizer")
+        if tokenizer is None:
+            raise AttributeError(name)
+        return getattr(tokenizer, name)
+
+    def __setattr__(self, name, value):
+        # ``nlp.tokenizer.infix_finditer = ...`` (spaCy's way to customise
+        # a tokenizer) must reach the real one.
+        if name == "tokenizer":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.tokenizer, name, value)
+
+
+def _text_is_kept(doc, text):
+    """True when ``doc.text`` is ``text``, judged from the last token's end.
+
+    spaCy's own tokenizers never alter the text; a custom one from another
+    pipeline (``spacy_model``) might, and then the text is rebuilt from the
+    tokens instead.
+    """
+    if not len(doc):
+        return not text
+    last = doc[-1]
+    return last.idx + len(last.text_with_ws) == len(text)
 
 
 def _char_to_token_index(doc):
@@ -276,7 +306,8 @@ class PunctSentencizer:
     Same rule and default punctuation as ``spacy.pipeline.Sentencizer``:
     a sentence ends after a run of sentence-final punctuation and the next
     starts at the first token that is not punctuation.  Every token's
-    sentence start is set.  spaCy's version makes a Python ``Token`` for
+    sentence start already set on the Doc is kept (spaCy's
+    ``overwrite=False``).  spaCy's version makes a Python ``Token`` for
     every token of every note; this one reads the words as hashes.
 
     Parameters
@@ -309,7 +340,12 @@ class PunctSentencizer:
             elif is_final:
                 seen_final = True
         flags[start] = True
-        doc.from_array([SENT_START], np.where(flags, 1, -1).astype(np.uint64).reshape(-1, 1))
+        values = np.where(flags, 1, -1)
+        preset = doc.to_array([SENT_START]).astype(np.int64)
+        if preset.any():
+            values = np.where(preset != 0, preset, values)
+            flags = (values == 1).tolist()
+        doc.from_array([SENT_START], values.astype(np.uint64).reshape(-1, 1))
         _doc_cache(doc)["sents"] = flags
         return doc
 

@@ -239,18 +239,23 @@ def score_file(
 
 def _score_parallel(clf, head, source, text_col, jobs, account):
     """Score chunks across ``jobs`` worker processes, writing them in input order."""
+    freeze = _pool_context() is not None and not gc.get_freeze_count()
     if _pool_context() is not None:
         # Forked workers inherit what the parent has built: make the spaCy
         # pipeline (and its lemma tables) once here rather than once per
-        # worker, and move everything loaded so far out of the garbage
-        # collector's reach, so collections in the workers do not touch
-        # (and so copy) the shared pages.
+        # worker.
         clf.process(["warm up"])
+    if freeze:
+        # Move everything loaded so far out of the garbage collector's
+        # reach, so collections in the workers do not touch (and so copy)
+        # the shared pages.  Left alone when the host program froze
+        # objects itself.
         gc.freeze()
     try:
         _run_pool(clf, head, source, text_col, jobs, account)
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 def _run_pool(clf, head, source, text_col, jobs, account):

@@ -392,3 +392,31 @@ def test_none_mixed_with_an_objection_is_refused():
 def test_length_mismatch_is_refused():
     with pytest.raises(ValueError, match="2 texts but y has 3"):
         ObjectionClassifier().fit(["a", "b"], ["pitch", "market", "none"])
+
+
+@pytest.mark.parametrize("rep_weight", [0.5, 0.3])
+def test_scoring_vectors_equal_training_vectors(corpus, rep_weight):
+    # Scoring builds a note's counts from its sentences; training from the
+    # whole note.  Seller words weigh rep_weight in transcripts, and the two
+    # must sum the same way (bit for bit), or scores drift from the model.
+    from objections.features import NoteVectorizer
+
+    texts = [row["text"] for row in corpus if row["register"] == "transcript"][:120]
+    notes = ObjectionClassifier(rep_weight=rep_weight).process(texts)
+    vectorizer = NoteVectorizer(char_weight=0.35)
+    fitted = vectorizer.fit_transform(notes)
+    assert (fitted != vectorizer.transform(notes)).nnz == 0
+    # A numpy array of notes works as a list does.
+    assert (fitted != vectorizer.transform(np.asarray(notes, dtype=object))).nnz == 0
+
+
+def test_training_gives_the_same_model_whatever_the_number_of_jobs(corpus):
+    from objections.training import train
+
+    rows = [row for row in corpus if row["split"] == "train"][:240]
+    texts, labels = [row["text"] for row in rows], [row["labels"] for row in rows]
+    one, two = train(texts, labels, n_jobs=1), train(texts, labels, n_jobs=2)
+    for attr in ("oof_scores_", "oof_primary_", "thresholds_", "calibration_"):
+        np.testing.assert_array_equal(getattr(one.model_, attr), getattr(two.model_, attr))
+    assert one.model_.primary_temperature_ == two.model_.primary_temperature_
+    np.testing.assert_array_equal(one.model_.primary_estimator_.coef_, two.model_.primary_estimator_.coef_)

@@ -466,13 +466,58 @@ def test_sentence_starts_match_spacys_sentencizer(corpus):
     blank = spacy.blank("en")
     theirs = blank.add_pipe("sentencizer")
     ours = blank.add_pipe("objections_sentencizer")
+    tokenizer = get_nlp().tokenizer  # ours: HTML tags and entities split off
     texts = [row["text"] for row in corpus] + [
         "", "...", "Wait?! Really?!! ok.", "“Quoted.” Then more", "a . . b", "Done。次",
         "!!!", "x", "e.g. this one", "— no —. Yes", "Q: why? A: budget!!\n\nNext.",
+        "No SSO.<br>Budget frozen!&nbsp;Next", "<p>Loved it.</p><p>But no.</p>",
     ]
     for text in texts:
-        expected = [t.is_sent_start for t in theirs(blank.make_doc(text))]
-        assert [t.is_sent_start for t in ours(blank.make_doc(text))] == expected, text
+        expected = [t.is_sent_start for t in theirs(tokenizer(text))]
+        assert [t.is_sent_start for t in ours(tokenizer(text))] == expected, text
+
+
+def test_sentencizer_keeps_sentence_starts_already_set(nlp):
+    # As spaCy's does (overwrite=False): a boundary set before it runs stays.
+    import spacy
+
+    theirs = spacy.blank("en").add_pipe("sentencizer")
+    for make in (spacy.blank("en").make_doc, nlp.tokenizer):
+        doc, ref = make("a b c d. e f"), make("a b c d. e f")
+        doc[2].is_sent_start = ref[2].is_sent_start = True
+        ours = nlp.get_pipe("objections_sentencizer")(doc)
+        assert [t.is_sent_start for t in ours] == [t.is_sent_start for t in theirs(ref)]
+        assert ours[2].is_sent_start
+
+
+def test_features_follow_sentence_starts_moved_after_the_pipeline(nlp):
+    from objections.features import doc_to_features
+
+    doc = nlp("budget is frozen and legal wants SSO")
+    doc[4].is_sent_start = True
+    assert [s[:2] for s in doc_to_features(doc).sentences] == [(0, 20), (21, 36)]
+
+
+def test_pipeline_and_its_tokenizer_can_be_copied_and_pickled():
+    import copy
+    import pickle
+
+    from objections.lexicon import Lexicon
+
+    for nlp in (build_nlp(), build_nlp(lexicon=Lexicon.from_dict({"competitors": ["Acmecorp"]}))):
+        text = "went with Acmecorp. Budget isn't the issue"
+        expected = [t.text for t in nlp.tokenizer(text)]
+        for clone in (copy.deepcopy(nlp.tokenizer), pickle.loads(pickle.dumps(nlp.tokenizer))):
+            assert [t.text for t in clone(text)] == expected
+
+
+def test_tokenizer_settings_reach_the_wrapped_tokenizer():
+    # spaCy's documented way to customise tokenization must still work.
+    import re
+
+    nlp = build_nlp()
+    nlp.tokenizer.infix_finditer = re.compile(r"~").finditer
+    assert [t.text for t in nlp.tokenizer("no~sso")] == ["no", "~", "sso"]
 
 
 # -- disabled components -----------------------------------------------------

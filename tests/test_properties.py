@@ -332,6 +332,7 @@ def test_lowercase_twins_match_case_insensitive_patterns(text):
         (P._DISCLAIMER, P._DISCLAIMER_CS),
         (P._AUTO, P._AUTO_CS),
         (P._SIGNOFF, P._SIGNOFF_CS),
+        *P._HINTS,
     ]:
         fast = [m.span() for m in P._finditer_nocase(pattern, twin, text)]
         assert fast == [m.span() for m in pattern.finditer(text)]
