@@ -33,7 +33,8 @@ class NoteFeatures:
         placeholders; character n-grams are read from it.
     sentences : list of tuple
         ``(start_char, end_char, {term: weight})`` per sentence that has
-        any non-noise words.
+        any non-noise words; a weight is a count (an int) when every word
+        weighs 1, else a float.
     """
 
     __slots__ = ("text", "clean", "sentences")
