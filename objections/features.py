@@ -81,17 +81,20 @@ def doc_to_features(doc, rep_weight=0.5, bigrams=True, negation=True, text=None)
     -------
     NoteFeatures
     """
-    if text is None:
-        text = doc.text
     norms = doc._.obj_norm
     noise = doc._.obj_noise
     speakers = doc._.obj_speaker
     negs = doc._.obj_negation
     n = len(doc)
     if not n:
-        return NoteFeatures(text, "", [])
+        return NoteFeatures(doc.text if text is None else text, "", [])
     # Token columns read in C (no Token objects); words as string hashes.
     starts, lengths, lowers, spaces, sent_starts = pop_token_columns(doc)
+    end = starts[-1] + lengths[-1]
+    if text is None or (end != len(text) and not text[end:].isspace()):
+        # No text given, or not the one the tokens were cut from (a custom
+        # tokenizer that rewrites its input): offsets must index doc.text.
+        text = doc.text
     # Tokens that carry a term: not noise, not punctuation or space.
     kept = [i for i in range(n) if norms[i] and not noise[i]]
     if negation:

@@ -557,3 +557,16 @@ def test_disabling_one_component_keeps_the_others(nlp):
     assert doc._.obj_speaker == full._.obj_speaker
     assert doc._.obj_norm == full._.obj_norm
     assert any(v for v in full._.obj_negation)
+
+
+def test_features_cite_the_docs_own_text_when_given_another(nlp):
+    # Evidence offsets index the Doc's text; a text that is not the one the
+    # tokens were cut from (a tokenizer that rewrote it) is not trusted.
+    from objections.features import doc_to_features
+
+    doc = nlp("No SSO. Budget frozen.")
+    note = doc_to_features(doc, text="no sso")
+    assert note.text == "No SSO. Budget frozen."
+    assert [note.text[a:b] for a, b, _ in note.sentences] == ["No SSO.", "Budget frozen."]
+    doc = nlp("No SSO. Budget frozen. ")
+    assert doc_to_features(doc, text="No SSO. Budget frozen. ").text == "No SSO. Budget frozen. "
