@@ -43,6 +43,7 @@ from spacy.symbols import ORTH
 from spacy.tokens import Doc
 
 from .errors import InputError
+from .preprocess import TokenizerWrapper
 
 __all__ = ["Lexicon", "load_lexicon", "COMPETITOR", "PRODUCT"]
 
@@ -275,15 +276,17 @@ def _to_source(pos, edits, end):
     return pos + shift
 
 
-class LexiconTokenizer:
+class LexiconTokenizer(TokenizerWrapper):
     """A spaCy tokenizer that rewrites lexicon terms, then tokenizes.
 
     The ``Doc`` holds the rewritten text; ``doc._.obj_source`` holds the
     original and the edits (see :meth:`Lexicon.restore`).
     """
 
+    _OWN = ("tokenizer", "lexicon")
+
     def __init__(self, tokenizer, lexicon):
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer)
         self.lexicon = lexicon
 
     def __call__(self, text):
@@ -292,25 +295,6 @@ class LexiconTokenizer:
         if edits:
             doc._.obj_source = (text, edits)
         return doc
-
-    def pipe(self, texts, batch_size=1000):
-        for text in texts:
-            yield self(text)
-
-    def __getattr__(self, name):
-        # Everything else (special cases, memory zones) is the wrapped
-        # tokenizer's; before __init__ has run (copying, unpickling) there
-        # is nothing to delegate to.
-        tokenizer = self.__dict__.get("tokenizer")
-        if tokenizer is None:
-            raise AttributeError(name)
-        return getattr(tokenizer, name)
-
-    def __setattr__(self, name, value):
-        if name in ("tokenizer", "lexicon"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.tokenizer, name, value)
 
 
 def load_lexicon(path):

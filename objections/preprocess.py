@@ -218,23 +218,19 @@ def _finditer_nocase(pattern, twin, text, lower=_UNSET, endpos=None):
     return pattern.finditer(text, 0, endpos) if lower is None else twin.finditer(lower, 0, endpos)
 
 
-class _TextKeepingTokenizer:
-    """The pipeline's tokenizer, keeping each Doc's text for our components.
+class TokenizerWrapper:
+    """Base of tokenizers that do something around spaCy's and delegate the rest.
 
-    spaCy's tokenizer never alters the text (``doc.text`` is its input), so
-    the string it was given is ``doc.text`` without rebuilding it from the
-    tokens.  Everything else is the wrapped tokenizer's.
+    Subclasses implement ``__call__``.  Attribute reads and writes other
+    than the wrapper's own (``_OWN``) go to the wrapped tokenizer, so
+    special cases, memory zones and ``nlp.tokenizer.infix_finditer = ...``
+    (spaCy's way to customise a tokenizer) reach the real one.
     """
+
+    _OWN = ("tokenizer",)
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-
-    def __call__(self, text):
-        doc = self.tokenizer(text)
-        cache = doc.user_data[_CACHE_KEY] = {"doc": id(doc), "n": len(doc)}
-        if _text_is_kept(doc, text):
-            cache["text"] = text
-        return doc
 
     def pipe(self, texts, batch_size=1000):
         for text in texts:
@@ -249,12 +245,26 @@ class _TextKeepingTokenizer:
         return getattr(tokenizer, name)
 
     def __setattr__(self, name, value):
-        # ``nlp.tokenizer.infix_finditer = ...`` (spaCy's way to customise
-        # a tokenizer) must reach the real one.
-        if name == "tokenizer":
+        if name in self._OWN:
             object.__setattr__(self, name, value)
         else:
             setattr(self.tokenizer, name, value)
+
+
+class _TextKeepingTokenizer(TokenizerWrapper):
+    """The pipeline's tokenizer, keeping each Doc's text for our components.
+
+    spaCy's tokenizer never alters the text (``doc.text`` is its input), so
+    the string it was given is ``doc.text`` without rebuilding it from the
+    tokens.
+    """
+
+    def __call__(self, text):
+        doc = self.tokenizer(text)
+        cache = doc.user_data[_CACHE_KEY] = {"doc": id(doc), "n": len(doc)}
+        if _text_is_kept(doc, text):
+            cache["text"] = text
+        return doc
 
 
 def _text_is_kept(doc, text):
